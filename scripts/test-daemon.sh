@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# A private dockerd for the tests: its own data-root, exec-root, socket and pidfile, no bridge
+# and no iptables, so a developer's own daemon and containers are never touched.
+#
+#   scripts/test-daemon.sh start   # install docker.io/busybox-static if missing, start or reuse, build the test image
+#   scripts/test-daemon.sh stop    # stop it and clear its mounts
+#   scripts/test-daemon.sh status  # exit 0 when it answers
+#   scripts/test-daemon.sh env     # print `export DOCKER_HOST=…` for eval
+#
+# Overridable: DOCKER_LEAK_TEST_ROOT (data-root), DOCKER_LEAK_TEST_RUN (exec-root, socket, pidfile).
+set -euo pipefail
+
+DATA_ROOT=${DOCKER_LEAK_TEST_ROOT:-/var/lib/docker-leak-test/root}
+RUN_DIR=${DOCKER_LEAK_TEST_RUN:-/run/docker-leak-test}
+EXEC_ROOT=$RUN_DIR/exec
+SOCK=$RUN_DIR/docker.sock
+PIDFILE=$RUN_DIR/docker.pid
+LOG=$RUN_DIR/dockerd.log
+HOST=unix://$SOCK
+TEST_IMAGE=${DOCKER_LEAK_TEST_IMAGE:-docker-leak-test/busybox:latest}
+
+say() { printf 'test-daemon: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+need_root() { [ "$(id -u)" = 0 ] || die "must run as root (it starts a dockerd); try: sudo $0 $*"; }
+
+docker_cli() { DOCKER_HOST=$HOST command docker "$@"; }
+
+answers() { [ -S "$SOCK" ] && docker_cli version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+install_packages() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v docker >/dev/null || missing+=(docker.io)
+  [ -x /bin/busybox ] && /bin/busybox --help >/dev/null 2>&1 && file_is_static /bin/busybox || missing+=(busybox-static)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]} (apt)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+file_is_static() { ! grep -q 'ld-linux' <(head -c 4096 "$1" | tr -d '\0' 2>/dev/null || true); }
+
+daemon_pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE" 2>/dev/null || true; }
+
+# Mounts a killed daemon left behind under its roots, deepest first.
+clear_mounts() {
+  local mp
+  awk -v a="$DATA_ROOT" -v b="$EXEC_ROOT" '{ if (index($5, a) == 1 || index($5, b) == 1) print $5 }' /proc/self/mountinfo |
+    sort -r | while read -r mp; do
+      umount -l "$(printf '%b' "$mp")" 2>/dev/null || true
+    done
+}
+
+# The containerd that our dockerd started (its config lives under our exec-root), if it outlived it.
+kill_orphans() {
+  local pid
+  for pid in $(pgrep -f -- "$EXEC_ROOT/containerd" || true); do
+    kill "$pid" 2>/dev/null || true
+  done
+  sleep 0.5
+  for pid in $(pgrep -f -- "$EXEC_ROOT/containerd" || true); do
+    kill -9 "$pid" 2>/dev/null || true
+  done
+}
+
+start() {
+  need_root start
+  install_packages
+  mkdir -p "$RUN_DIR" "$DATA_ROOT"
+  if answers; then
+    say "reusing the private daemon at $HOST (pid $(daemon_pid))"
+  else
+    local pid
+    pid=$(daemon_pid)
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      say "daemon pid $pid does not answer; stopping it"
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$PIDFILE" "$SOCK"
+    kill_orphans
+    clear_mounts
+    say "starting a private dockerd at $HOST (log: $LOG)"
+    setsid dockerd \
+      --data-root "$DATA_ROOT" \
+      --exec-root "$EXEC_ROOT" \
+      --host "$HOST" \
+      --pidfile "$PIDFILE" \
+      --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+      --storage-driver overlay2 \
+      >"$LOG" 2>&1 </dev/null &
+    for _ in $(seq 150); do
+      answers && break
+      sleep 0.2
+    done
+    answers || { tail -n 20 "$LOG" >&2; die "dockerd did not come up; see $LOG"; }
+  fi
+  build_image
+}
+
+# A busybox image FROM scratch, built from Debian's busybox-static (nothing is pulled).
+build_image() {
+  if docker_cli image inspect "$TEST_IMAGE" >/dev/null 2>&1; then return 0; fi
+  local ctx
+  ctx=$(mktemp -d)
+  mkdir -p "$ctx/bin"
+  cp /bin/busybox "$ctx/bin/busybox"
+  cat >"$ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY bin/busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+CMD ["/bin/sh"]
+DOCKERFILE
+  say "building $TEST_IMAGE from /bin/busybox"
+  if ! DOCKER_BUILDKIT=0 docker_cli build -q -t "$TEST_IMAGE" "$ctx" >"$ctx.log" 2>&1; then
+    cat "$ctx.log" >&2
+    die "building $TEST_IMAGE failed"
+  fi
+  rm -rf "$ctx" "$ctx.log"
+}
+
+stop() {
+  need_root stop
+  local pid
+  pid=$(daemon_pid)
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    say "stopped the private daemon (pid $pid)"
+  fi
+  rm -f "$PIDFILE" "$SOCK"
+  kill_orphans
+  clear_mounts
+}
+
+case "${1:-}" in
+start) start ;;
+stop) stop ;;
+status) answers ;;
+env) printf 'export DOCKER_HOST=%s\n' "$HOST" ;;
+image) build_image ;;
+*) die "usage: $0 start|stop|status|env|image" ;;
+esac

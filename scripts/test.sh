@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: lint and types, unit tests, then integration and end-to-end tests against a
+# private dockerd (started or reused by scripts/test-daemon.sh; needs root).
+#
+#   sudo scripts/test.sh            # everything
+#   sudo scripts/test.sh unit       # only the unit tests (no daemon)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+what=${1:-all}
+[ -d node_modules ] || npm ci --no-audit --no-fund
+
+echo "== lint and types" >&2
+npx biome check src test scripts
+npx tsc -p .
+
+echo "== build" >&2
+node scripts/build.mjs
+[ "$what" = unit ] || scripts/build-helper.sh
+
+files=(test/unit/*.test.ts)
+if [ "$what" != unit ]; then
+  scripts/test-daemon.sh start
+  files+=(test/integration/*.test.ts test/e2e/*.test.ts)
+fi
+
+echo "== tests" >&2
+# One runner invocation, one summary. Files run one at a time: integration tests share the daemon.
+exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,29 @@
+/** What every command gets: streams, environment, colour, and a lazily connected daemon. */
+import type { Writable } from "node:stream";
+import type { ChalkInstance } from "chalk";
+import type { BaseContext } from "clipanion";
+import type { DockerClient } from "../docker/client.js";
+import type { Endpoint } from "../docker/endpoint.js";
+import type { GlobalOptions } from "./global-flags.js";
+
+export interface LeakContext extends BaseContext {
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+  globals: GlobalOptions;
+  /** Colour for stdout; stderr gets its own decision. */
+  color: ChalkInstance;
+  errColor: ChalkInstance;
+  /** Whether stderr is a terminal (progress lines are shown only then). */
+  stderrIsTTY: boolean;
+  endpoint(): Endpoint;
+  docker(): DockerClient;
+  pluginVersion: string;
+  /** Cleanups to run if SIGINT/SIGTERM arrives (the entry point then exits 130). */
+  interrupts: Interrupts;
+}
+
+export interface Interrupts {
+  /** Registers a cleanup; returns its disposer. */
+  onInterrupt(cleanup: () => Promise<void>): () => void;
+}

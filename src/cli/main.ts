@@ -1,0 +1,164 @@
+/**
+ * Entry point. The docker CLI runs `docker-leak [GLOBAL OPTIONS] leak [ARGS]`; we strip the
+ * globals, resolve the daemon like the CLI, and hand the rest to clipanion, routing its errors
+ * to stderr with our exit codes.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import type { Writable } from "node:stream";
+import { Builtins, Cli, Command } from "clipanion";
+import type { DockerClient } from "../docker/client.js";
+import { DockerodeClient } from "../docker/dockerode-client.js";
+import { type Endpoint, resolveEndpoint } from "../docker/endpoint.js";
+import { describeError, ExitCode, exitCodeFor, UsageError } from "../errors.js";
+import { PLUGIN_METADATA, PLUGIN_VERSION } from "../version.js";
+import { decideColorLevel, makeChalk } from "./color.js";
+import { RmCommand } from "./commands/rm.js";
+import { ScanCommand } from "./commands/scan.js";
+import { VersionCommand } from "./commands/version.js";
+import { VolumeRmCommand } from "./commands/volume-rm.js";
+import type { Interrupts, LeakContext } from "./context.js";
+import { splitArgv } from "./global-flags.js";
+
+export interface MainIO {
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  stdin: NodeJS.ReadableStream;
+  env: NodeJS.ProcessEnv;
+  interrupts: Interrupts;
+}
+
+class RootCommand extends Command<LeakContext> {
+  static override paths = [Command.Default];
+  override async execute(): Promise<number> {
+    this.context.stdout.write(this.cli.usage(null));
+    return ExitCode.Ok;
+  }
+}
+
+export function buildCli(colors: boolean): Cli<LeakContext> {
+  const cli = new Cli<LeakContext>({
+    binaryLabel: "docker leak",
+    binaryName: "docker leak",
+    binaryVersion: PLUGIN_VERSION,
+    enableColors: colors,
+  });
+  for (const command of [
+    RootCommand,
+    ScanCommand,
+    RmCommand,
+    VolumeRmCommand,
+    VersionCommand,
+    Builtins.HelpCommand,
+  ]) {
+    cli.register(command);
+  }
+  return cli;
+}
+
+export async function main(argv: readonly string[], io: MainIO): Promise<number> {
+  const { stdout, stderr, env } = io;
+  if (argv[0] === "docker-cli-plugin-metadata") {
+    stdout.write(`${JSON.stringify(PLUGIN_METADATA, null, 2)}\n`);
+    return ExitCode.Ok;
+  }
+  let split: ReturnType<typeof splitArgv>;
+  try {
+    split = splitArgv(argv);
+  } catch (err) {
+    stderr.write(`${describeError(err)}\n`);
+    return exitCodeFor(err);
+  }
+  let args = split.args;
+  // Shell completion: cobra's protocol; we offer no completions and no file completion.
+  if (args[0] === "__complete" || args[0] === "__completeNoDesc") {
+    stdout.write(":4\n");
+    return ExitCode.Ok;
+  }
+  // `docker help leak [CMD]` runs `docker-leak help leak [CMD]`.
+  if (args[0] === "help") args = [...args.slice(args[1] === "leak" ? 2 : 1), "--help"];
+
+  const stdoutLevel = decideColorLevel(env, Boolean(stdout.isTTY));
+  const stderrLevel = decideColorLevel(env, Boolean(stderr.isTTY));
+  const debug = split.globals.debug === true || env.DOCKER_LEAK_DEBUG === "1";
+
+  let endpoint: Endpoint | undefined;
+  let docker: DockerClient | undefined;
+  const getEndpoint = () => {
+    endpoint ??= resolveEndpoint({
+      globals: split.globals,
+      env,
+      files: {
+        readFile: (p) => (existsSync(p) ? readFileSync(p, "utf8") : undefined),
+        exists: (p) => existsSync(p),
+      },
+    });
+    return endpoint;
+  };
+  const context: LeakContext = {
+    stdin: io.stdin as LeakContext["stdin"],
+    stdout,
+    stderr,
+    env,
+    colorDepth: stdoutLevel === 0 ? 1 : 8,
+    globals: split.globals,
+    color: makeChalk(stdoutLevel),
+    errColor: makeChalk(stderrLevel),
+    stderrIsTTY: Boolean(stderr.isTTY),
+    pluginVersion: PLUGIN_VERSION,
+    interrupts: io.interrupts,
+    endpoint: getEndpoint,
+    docker: () => {
+      docker ??= new DockerodeClient(getEndpoint(), { rawGlobals: split.rawGlobals, env });
+      return docker;
+    },
+  };
+
+  const cli = buildCli(stdoutLevel > 0);
+  let command: Command<LeakContext>;
+  try {
+    command = cli.process([...args], context);
+  } catch (err) {
+    // clipanion's parse errors: unknown command or option, missing argument.
+    const message = err instanceof Error ? err.message.replace(/\n+$/, "") : String(err);
+    stderr.write(`docker leak: ${message.split("\n")[0]}\nSee 'docker leak --help'.\n`);
+    return ExitCode.Usage;
+  }
+  const colored = stdoutLevel > 0;
+  if (command.help) {
+    stdout.write(cli.usage(command, { colored, detailed: true }));
+    return ExitCode.Ok;
+  }
+  command.context = context;
+  command.cli = {
+    binaryLabel: cli.binaryLabel,
+    binaryName: cli.binaryName,
+    binaryVersion: cli.binaryVersion,
+    enableCapture: false,
+    enableColors: colored,
+    definitions: () => cli.definitions(),
+    error: (error, opts) => cli.error(error, opts),
+    format: (c) => cli.format(c),
+    process: (input, sub) => cli.process(input, { ...context, ...sub }),
+    run: (input, sub) => cli.run(input, { ...context, ...sub }),
+    usage: (cmd, opts) => cli.usage(cmd, opts),
+  };
+  try {
+    const code = await command.validateAndExecute();
+    return typeof code === "number" ? code : ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof Error && err.name === "UsageError" && !(err instanceof UsageError)) {
+      // clipanion's own UsageError (validation)
+      stderr.write(`docker leak: ${err.message}\nSee 'docker leak --help'.\n`);
+      return ExitCode.Usage;
+    }
+    const asJson = args.includes("json") && args.some((a) => a === "--format" || a.startsWith("--format="));
+    if (asJson) {
+      stderr.write(
+        `${JSON.stringify({ error: err instanceof Error ? err.message : String(err), exitCode: exitCodeFor(err) })}\n`,
+      );
+    } else {
+      stderr.write(`${describeError(err, debug)}\n`);
+    }
+    return exitCodeFor(err);
+  }
+}

@@ -1,0 +1,237 @@
+/** The dockerode implementation of the Docker boundary, with daemon errors made readable. */
+import { PassThrough, type Readable } from "node:stream";
+import Docker from "dockerode";
+import { DaemonError, LeakError } from "../errors.js";
+import type { ContainerInfo, DaemonFacts, VolumeInfo } from "../model/inventory.js";
+import type {
+  AttachedStreams,
+  ContainerSpec,
+  ContainerSummary,
+  DaemonVersion,
+  DockerClient,
+  ImageSummary,
+} from "./client.js";
+import { type ConnectOptions, dockerodeOptions } from "./connect.js";
+import type { Endpoint } from "./endpoint.js";
+import { mapContainer, mapInfo, mapVersion, mapVolume } from "./map-inspect.js";
+
+type Json = Record<string, unknown>;
+
+/** An error from the daemon's API (as opposed to a failed connection). */
+export class ApiError extends LeakError {
+  override name = "ApiError";
+  constructor(
+    message: string,
+    readonly statusCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export class DockerodeClient implements DockerClient {
+  private readonly docker: Docker;
+  private versionCache?: Promise<DaemonVersion>;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    connect: ConnectOptions,
+  ) {
+    this.docker = new Docker(dockerodeOptions(endpoint, connect));
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw classifyDaemonError(err, this.endpoint, what);
+    }
+  }
+
+  version(): Promise<DaemonVersion> {
+    this.versionCache ??= this.call("version", async () =>
+      mapVersion((await this.docker.version()) as unknown as Json),
+    );
+    return this.versionCache;
+  }
+
+  async info(): Promise<DaemonFacts> {
+    const [info, version] = await Promise.all([
+      this.call("info", () => this.docker.info() as Promise<Json>),
+      this.version(),
+    ]);
+    return mapInfo(info, version);
+  }
+
+  async containers(): Promise<ContainerInfo[]> {
+    const list = await this.call("list containers", () => this.docker.listContainers({ all: true }));
+    const inspected = await Promise.all(
+      list.map((c) =>
+        this.docker
+          .getContainer(c.Id)
+          .inspect()
+          .then((i) => mapContainer(i as unknown as Json))
+          // Removed between list and inspect: it no longer exists, so it holds nothing.
+          .catch((err: { statusCode?: number }) => {
+            if (err.statusCode === 404) return undefined;
+            throw classifyDaemonError(err, this.endpoint, `inspect container ${c.Id}`);
+          }),
+      ),
+    );
+    return inspected.filter((c): c is ContainerInfo => c !== undefined);
+  }
+
+  async volumes(): Promise<VolumeInfo[]> {
+    const res = await this.call("list volumes", () => this.docker.listVolumes());
+    return (res.Volumes ?? []).map((v) => mapVolume(v as unknown as Json));
+  }
+
+  async listContainers(filters: Record<string, string[]>): Promise<ContainerSummary[]> {
+    const list = await this.call("list containers", () => this.docker.listContainers({ all: true, filters }));
+    return list.map((c) => ({
+      id: c.Id,
+      names: (c.Names ?? []).map((n) => n.replace(/^\//, "")),
+      state: c.State,
+      created: c.Created,
+      labels: c.Labels ?? {},
+    }));
+  }
+
+  async inspectImage(ref: string): Promise<ImageSummary | undefined> {
+    try {
+      const img = (await this.docker.getImage(ref).inspect()) as unknown as Json;
+      const config = (img.Config ?? {}) as Json;
+      return { id: String(img.Id), labels: (config.Labels ?? {}) as Record<string, string> };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw classifyDaemonError(err, this.endpoint, `inspect image ${ref}`);
+    }
+  }
+
+  async listImages(filters: Record<string, string[]>): Promise<ImageSummary[]> {
+    const list = await this.call("list images", () => this.docker.listImages({ filters }));
+    return list.map((i) => ({ id: i.Id, labels: i.Labels ?? {} }));
+  }
+
+  async buildImage(context: Readable, tag: string, onProgress?: (line: string) => void): Promise<void> {
+    const stream = await this.call("build image", () =>
+      this.docker.buildImage(context, { t: tag, pull: false, rm: true, forcerm: true, nocache: false }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null, output: Json[]) => {
+          if (err) return reject(classifyDaemonError(err, this.endpoint, "build image"));
+          const failed = output.find((o) => o.error || o.errorDetail);
+          if (failed)
+            return reject(new LeakError(`building the helper image failed: ${String(failed.error)}`));
+          resolve();
+        },
+        (event: Json) => {
+          if (onProgress && typeof event.stream === "string") onProgress(event.stream);
+        },
+      );
+    });
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    await this.call(`remove image ${ref}`, () => this.docker.getImage(ref).remove({ force: true }));
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    const c = await this.call("create container", () =>
+      this.docker.createContainer(spec as Docker.ContainerCreateOptions),
+    );
+    return c.id;
+  }
+
+  async attachContainer(id: string): Promise<AttachedStreams> {
+    const stream = (await this.call("attach", () =>
+      this.docker.getContainer(id).attach({ stream: true, stdout: true, stderr: true, logs: true }),
+    )) as NodeJS.ReadWriteStream;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    const ended = new Promise<void>((resolve) => {
+      const done = () => {
+        stdout.end();
+        stderr.end();
+        resolve();
+      };
+      stream.on("end", done);
+      stream.on("close", done);
+      stream.on("error", done);
+    });
+    return { stdout, stderr, ended };
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.call("start container", () => this.docker.getContainer(id).start());
+  }
+
+  async waitContainer(id: string): Promise<number> {
+    const res = (await this.call("wait container", () => this.docker.getContainer(id).wait())) as {
+      StatusCode: number;
+    };
+    return res.StatusCode;
+  }
+
+  async stopContainer(id: string, timeoutSeconds?: number): Promise<void> {
+    await this.call(`stop container ${id}`, async () => {
+      try {
+        await this.docker.getContainer(id).stop(timeoutSeconds === undefined ? {} : { t: timeoutSeconds });
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 304) throw err; // already stopped
+      }
+    });
+  }
+
+  async restartContainer(id: string, timeoutSeconds?: number): Promise<void> {
+    await this.call(`restart container ${id}`, () =>
+      this.docker.getContainer(id).restart(timeoutSeconds === undefined ? {} : { t: timeoutSeconds }),
+    );
+  }
+
+  async removeContainer(id: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    await this.call(`remove container ${id}`, () =>
+      this.docker.getContainer(id).remove({ force: opts.force ?? false, v: opts.volumes ?? false }),
+    );
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await this.call(`remove volume ${name}`, () => this.docker.getVolume(name).remove());
+  }
+}
+
+/** Connection failures get the CLI's wording plus how the endpoint was chosen; API errors keep the daemon's message. */
+export function classifyDaemonError(err: unknown, endpoint: Endpoint, what: string): Error {
+  if (err instanceof LeakError) return err;
+  const e = err as NodeJS.ErrnoException & { statusCode?: number; json?: { message?: string } };
+  const where = `${endpoint.host} (${endpoint.source})`;
+  if (e.code === "EACCES" || e.code === "EPERM") {
+    return new DaemonError(
+      `permission denied while trying to connect to the Docker daemon socket at ${where}`,
+      "Run as a user in the 'docker' group, or use a context whose socket you may open.",
+    );
+  }
+  if (
+    e.code === "ENOENT" ||
+    e.code === "ECONNREFUSED" ||
+    e.code === "ENOTFOUND" ||
+    e.code === "EHOSTUNREACH"
+  ) {
+    return new DaemonError(`Cannot connect to the Docker daemon at ${where}. Is the docker daemon running?`);
+  }
+  if (e.code === "ECONNRESET" || e.code === "EPIPE" || e.code === "ETIMEDOUT") {
+    return new DaemonError(`lost the connection to the Docker daemon at ${where} during ${what}: ${e.code}`);
+  }
+  if (typeof e.statusCode === "number") {
+    const message = e.json?.message ?? extractMessage(e.message);
+    return new ApiError(`${what}: ${message}`, e.statusCode);
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function extractMessage(text: string): string {
+  const m = /\(HTTP code \d+\) [^-]*- (.*)$/s.exec(text);
+  return (m?.[1] ?? text).trim();
+}

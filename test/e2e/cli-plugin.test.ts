@@ -1,0 +1,177 @@
+/**
+ * The plugin installed into a temporary DOCKER_CONFIG and driven through the real `docker` CLI
+ * against the private daemon.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  LAUNCHER,
+  PRIVATE_HOST,
+  PRIVATE_ROOT,
+  PRIVATE_SOCKET,
+  REPO_ROOT,
+  requireDaemon,
+} from "../support/daemon.js";
+
+let config: string;
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync("docker", args, {
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      DOCKER_HOST: undefined,
+      DOCKER_CONTEXT: undefined,
+      DOCKER_CONFIG: config,
+      NO_COLOR: "1",
+      ...env,
+    },
+    timeout: 60_000,
+  });
+  return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("docker leak as a docker CLI plugin", () => {
+  before(() => {
+    requireDaemon();
+    config = mkdtempSync(join(tmpdir(), "dlt-config-"));
+    chmodSync(config, 0o755);
+    execFileSync(
+      join(REPO_ROOT, "scripts", "install-plugin.sh"),
+      ["--no-build", "--prefix", join(config, "cli-plugins")],
+      {
+        stdio: "pipe",
+      },
+    );
+  });
+  after(() => rmSync(config, { recursive: true, force: true }));
+
+  it("answers the metadata probe with valid JSON matching package.json", () => {
+    const out = execFileSync(join(config, "cli-plugins", "docker-leak"), ["docker-cli-plugin-metadata"], {
+      encoding: "utf8",
+    });
+    const meta = JSON.parse(out);
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8"));
+    assert.equal(meta.SchemaVersion, "0.1.0");
+    assert.equal(meta.Version, pkg.version);
+    assert.ok(meta.ShortDescription.length > 10);
+    assert.ok(meta.Vendor);
+    // The checkout's own launcher answers the same, without the installer's substitutions.
+    assert.deepEqual(
+      JSON.parse(execFileSync(LAUNCHER, ["docker-cli-plugin-metadata"], { encoding: "utf8" })),
+      meta,
+    );
+  });
+
+  it("is listed by docker --help with its description", () => {
+    const r = cli(["--help"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^\s+leak\*?\s+Find and release container mounts leaked/m);
+  });
+
+  it("docker leak version reaches the daemon from DOCKER_HOST", () => {
+    const r = cli(["leak", "version"], { DOCKER_HOST: PRIVATE_HOST });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^docker leak version \d+\.\d+\.\d+/);
+    assert.match(r.stdout, new RegExp(`Root dir:\\s+${PRIVATE_ROOT}`));
+    assert.match(r.stdout, /Endpoint:.*from DOCKER_HOST/);
+  });
+
+  it("docker -H … leak version reaches that daemon", () => {
+    const r = cli(["-H", PRIVATE_HOST, "leak", "version", "--format", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const v = JSON.parse(r.stdout);
+    assert.equal(v.server.rootDir, PRIVATE_ROOT);
+    assert.equal(v.endpoint.host, PRIVATE_HOST);
+  });
+
+  it("docker --context <ctx> leak version reaches the context's daemon", () => {
+    const created = cli(["context", "create", "dlt-private", "--docker", `host=${PRIVATE_HOST}`]);
+    assert.equal(created.code, 0, created.stderr);
+    const r = cli(["--context", "dlt-private", "leak", "version", "--format", "json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const v = JSON.parse(r.stdout);
+    assert.equal(v.endpoint.context, "dlt-private");
+    assert.equal(v.server.rootDir, PRIVATE_ROOT);
+    // currentContext in config.json is honoured too.
+    assert.equal(cli(["context", "use", "dlt-private"]).code, 0);
+    const viaConfig = cli(["leak", "version", "--format", "json"]);
+    assert.equal(viaConfig.code, 0, viaConfig.stderr);
+    assert.equal(JSON.parse(viaConfig.stdout).endpoint.context, "dlt-private");
+    assert.equal(cli(["context", "use", "default"]).code, 0);
+  });
+
+  it("docker help leak and docker leak --help show the commands", () => {
+    for (const args of [
+      ["help", "leak"],
+      ["leak", "--help"],
+    ]) {
+      const r = cli(args);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stdout, /docker leak scan/);
+      assert.match(r.stdout, /docker leak rm/);
+    }
+  });
+
+  it("an unknown subcommand is a usage error (exit 2) on stderr", () => {
+    const r = cli(["leak", "frobnicate"], { DOCKER_HOST: PRIVATE_HOST });
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /docker leak: .*\nSee 'docker leak --help'/);
+  });
+
+  it("an unreachable daemon: one clear line, exit 1, no stack", () => {
+    const r = cli(["-H", "unix:///nonexistent/dlt.sock", "leak", "version"]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr.trim(),
+      "docker leak: Cannot connect to the Docker daemon at unix:///nonexistent/dlt.sock (from -H/--host). Is the docker daemon running?",
+    );
+  });
+
+  it("an unknown context named by DOCKER_CONTEXT: clear error, exit 1", () => {
+    const r = spawnSync(LAUNCHER, ["leak", "version"], {
+      encoding: "utf8",
+      env: { ...process.env, DOCKER_HOST: undefined, DOCKER_CONTEXT: "dlt-missing", DOCKER_CONFIG: config },
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^docker leak: context "dlt-missing" does not exist \(set by DOCKER_CONTEXT\)/);
+    assert.doesNotMatch(r.stderr, /\bat .*\.cjs:\d+/);
+  });
+
+  it("permission denied on the socket: clear error, exit 1", () => {
+    // As an unprivileged user, the private daemon's socket (root:docker 0660) is refused.
+    const r = spawnSync(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+        process.execPath,
+        join(REPO_ROOT, "dist", "docker-leak.cjs"),
+        "version",
+      ],
+      {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, HOME: "/tmp", DOCKER_HOST: `unix://${PRIVATE_SOCKET}` },
+      },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^docker leak: permission denied while trying to connect to the Docker daemon socket at unix:\/\//,
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it("__complete answers nothing harmful", () => {
+    const r = spawnSync(LAUNCHER, ["__complete", "leak", ""], { encoding: "utf8" });
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout.trim(), ":4");
+  });
+});

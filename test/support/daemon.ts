@@ -1,0 +1,166 @@
+/**
+ * The private test daemon (scripts/test-daemon.sh) and small wrappers around the real docker
+ * CLI. Everything a test creates gets a unique `dlt-` name and is removed by its Scope.
+ */
+import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const PRIVATE_SOCKET = process.env.DOCKER_LEAK_TEST_SOCKET ?? "/run/docker-leak-test/docker.sock";
+export const PRIVATE_HOST = `unix://${PRIVATE_SOCKET}`;
+export const PRIVATE_ROOT = process.env.DOCKER_LEAK_TEST_ROOT ?? "/var/lib/docker-leak-test/root";
+export const TEST_IMAGE = "docker-leak-test/busybox:latest";
+export const BUNDLE = join(REPO_ROOT, "dist", "docker-leak.cjs");
+export const LAUNCHER = join(REPO_ROOT, "plugin-metadata", "docker-leak");
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function result(r: SpawnSyncReturns<string>): Run {
+  if (r.error) throw r.error;
+  return { code: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The real docker CLI against the private daemon (unless env overrides DOCKER_HOST). */
+export function docker(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  return result(
+    spawnSync("docker", args, {
+      encoding: "utf8",
+      env: { ...process.env, DOCKER_HOST: PRIVATE_HOST, ...env },
+      timeout: 120_000,
+    }),
+  );
+}
+
+/** docker, failing the test when it fails. */
+export function dockerOk(args: string[], env: NodeJS.ProcessEnv = {}): string {
+  const r = docker(args, env);
+  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} failed (${r.code}): ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+
+/** The bundled plugin run directly (as `docker-leak …`), against the private daemon by default. */
+export function plugin(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+  return result(
+    spawnSync(process.execPath, [BUNDLE, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, DOCKER_HOST: PRIVATE_HOST, NO_COLOR: "1", ...env },
+      timeout: 300_000,
+    }),
+  );
+}
+
+/** Same, asynchronously (for tests that act while it runs). */
+export function pluginAsync(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawn(process.execPath, [BUNDLE, ...args], {
+    env: { ...process.env, DOCKER_HOST: PRIVATE_HOST, NO_COLOR: "1", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+export function uniqueName(what: string): string {
+  return `dlt-${what}-${randomBytes(4).toString("hex")}`;
+}
+
+export function requireDaemon(): void {
+  const r = docker(["version", "--format", "{{.Server.Version}}"]);
+  if (r.code !== 0) {
+    throw new Error(
+      `the private test daemon at ${PRIVATE_HOST} does not answer (${r.stderr.trim()}); start it with: sudo scripts/test-daemon.sh start`,
+    );
+  }
+}
+
+/** Mountinfo lines of every process on the host that contain `needle` (the kernel's view). */
+export function hostMountinfoLines(needle: string): { pid: number; line: string }[] {
+  const out: { pid: number; line: string }[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${entry}/mountinfo`, "utf8");
+    } catch {
+      continue; // gone, or a kernel thread
+    }
+    for (const line of text.split("\n")) if (line.includes(needle)) out.push({ pid: Number(entry), line });
+  }
+  return out;
+}
+
+/** Tracks what a test made, and removes exactly that. */
+export class Scope {
+  private containers: string[] = [];
+  private volumes: string[] = [];
+  private pids: number[] = [];
+  private cleanups: (() => void)[] = [];
+
+  container(name: string): string {
+    this.containers.push(name);
+    return name;
+  }
+  volume(name: string): string {
+    this.volumes.push(name);
+    return name;
+  }
+  process(pid: number): number {
+    this.pids.push(pid);
+    return pid;
+  }
+  defer(fn: () => void): void {
+    this.cleanups.push(fn);
+  }
+
+  cleanup(): void {
+    for (const pid of this.pids.reverse()) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (const fn of this.cleanups.reverse()) {
+      try {
+        fn();
+      } catch {
+        // best effort
+      }
+    }
+    if (this.containers.length) docker(["rm", "-f", "-v", ...this.containers]);
+    for (const v of this.volumes) docker(["volume", "rm", "-f", v]);
+  }
+}
+
+/** Starts `unshare -m --propagation private sleep` on the host; returns the sleep's PID. */
+export function privateNamespaceHolder(scope: Scope, seconds = 600): number {
+  const child = spawn("unshare", ["-m", "--propagation", "private", "sleep", String(seconds)], {
+    stdio: "ignore",
+    detached: true,
+  });
+  child.unref();
+  if (!child.pid) throw new Error("could not start unshare");
+  return scope.process(child.pid);
+}
+
+/** Waits until `pid`'s mount namespace differs from ours (unshare has run). */
+export async function waitForOwnNamespace(pid: number): Promise<void> {
+  const { readlinkSync } = await import("node:fs");
+  const mine = readlinkSync("/proc/self/ns/mnt");
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (readlinkSync(`/proc/${pid}/ns/mnt`) !== mine) {
+        const comm = spawnSync("cat", [`/proc/${pid}/comm`], { encoding: "utf8" }).stdout.trim();
+        if (comm === "sleep") return;
+      }
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`pid ${pid} did not enter its own mount namespace`);
+}
