@@ -63,7 +63,8 @@ export interface DockerClient {
   createContainer(spec: ContainerSpec): Promise<string>;
   attachContainer(id: string): Promise<AttachedStreams>;
   startContainer(id: string): Promise<void>;
-  waitContainer(id: string): Promise<number>;
+  /** Resolves with the exit status; `removed` also waits for an AutoRemove container to be gone. */
+  waitContainer(id: string, condition?: "next-exit" | "removed"): Promise<number>;
   stopContainer(id: string, timeoutSeconds?: number): Promise<void>;
   restartContainer(id: string, timeoutSeconds?: number): Promise<void>;
   removeContainer(id: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;

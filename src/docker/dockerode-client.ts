@@ -146,7 +146,7 @@ export class DockerodeClient implements DockerClient {
 
   async attachContainer(id: string): Promise<AttachedStreams> {
     const stream = (await this.call("attach", () =>
-      this.docker.getContainer(id).attach({ stream: true, stdout: true, stderr: true, logs: true }),
+      this.docker.getContainer(id).attach({ stream: true, stdout: true, stderr: true }),
     )) as NodeJS.ReadWriteStream;
     const stdout = new PassThrough();
     const stderr = new PassThrough();
@@ -168,8 +168,10 @@ export class DockerodeClient implements DockerClient {
     await this.call("start container", () => this.docker.getContainer(id).start());
   }
 
-  async waitContainer(id: string): Promise<number> {
-    const res = (await this.call("wait container", () => this.docker.getContainer(id).wait())) as {
+  async waitContainer(id: string, condition?: "next-exit" | "removed"): Promise<number> {
+    const res = (await this.call("wait container", () =>
+      this.docker.getContainer(id).wait(condition ? { condition } : {}),
+    )) as {
       StatusCode: number;
     };
     return res.StatusCode;

@@ -1,0 +1,113 @@
+/**
+ * The helper image: built by the plugin from a generated context (a `FROM scratch` Dockerfile and
+ * the static helper for the daemon's architecture), never pulled. It is trusted only when its
+ * label carries the SHA-256 of the binary we hold; anything else under our tag is rebuilt.
+ */
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { pack } from "tar-fs";
+import { LeakError } from "../errors.js";
+import type { DockerClient } from "./client.js";
+
+export const HELPER_REPOSITORY = "docker-leak-helper";
+export const LABEL_HELPER = "io.docker-leak.helper";
+export const LABEL_SHA256 = "io.docker-leak.helper.sha256";
+export const LABEL_VERSION = "io.docker-leak.version";
+const BINARY_NAME = "docker-leak-helper";
+
+export interface HelperBinary {
+  arch: "amd64" | "arm64";
+  path: string;
+  sha256: string;
+}
+
+export interface HelperImage {
+  /** The image ID the helper runs from (not the tag, which someone could move). */
+  id: string;
+  tag: string;
+  built: boolean;
+}
+
+/** The daemon's architecture in Go's terms (from `docker version` .Arch or `docker info`). */
+export function helperArch(daemonArch: string): "amd64" | "arm64" {
+  switch (daemonArch) {
+    case "amd64":
+    case "x86_64":
+      return "amd64";
+    case "arm64":
+    case "aarch64":
+      return "arm64";
+    default:
+      throw new LeakError(`the daemon runs on ${daemonArch}; the helper is built for linux/amd64 and linux/arm64 only`);
+  }
+}
+
+export function locateHelperBinary(helperDir: string, arch: "amd64" | "arm64"): HelperBinary {
+  const path = join(helperDir, `${BINARY_NAME}-linux-${arch}`);
+  if (!existsSync(path)) {
+    throw new LeakError(
+      `the helper binary for linux/${arch} is missing (${path})`,
+      "Build it with scripts/build-helper.sh, or reinstall the plugin.",
+    );
+  }
+  const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
+  return { arch, path, sha256 };
+}
+
+export function helperTag(version: string): string {
+  return `${HELPER_REPOSITORY}:${version}`;
+}
+
+export function dockerfile(binary: HelperBinary, version: string): string {
+  return [
+    "FROM scratch",
+    `COPY ${BINARY_NAME} /${BINARY_NAME}`,
+    `LABEL ${LABEL_HELPER}="1" ${LABEL_SHA256}="${binary.sha256}" ${LABEL_VERSION}="${version}"`,
+    `ENTRYPOINT ["/${BINARY_NAME}"]`,
+    "",
+  ].join("\n");
+}
+
+export interface EnsureImageOptions {
+  version: string;
+  /** Rebuild even when a trusted image exists. */
+  force?: boolean;
+  /** One progress line per build step (the caller shows it on a TTY only). */
+  onProgress?: (line: string) => void;
+}
+
+/** Returns a trusted helper image, building it when absent, stale, or not ours. */
+export async function ensureHelperImage(
+  docker: DockerClient,
+  binary: HelperBinary,
+  opts: EnsureImageOptions,
+): Promise<HelperImage> {
+  const tag = helperTag(opts.version);
+  if (!opts.force) {
+    const existing = await docker.inspectImage(tag);
+    if (existing && existing.labels[LABEL_SHA256] === binary.sha256) return { id: existing.id, tag, built: false };
+  }
+  const dir = mkdtempSync(join(tmpdir(), "docker-leak-helper-"));
+  try {
+    writeFileSync(join(dir, "Dockerfile"), dockerfile(binary, opts.version));
+    copyFileSync(binary.path, join(dir, BINARY_NAME));
+    const context = pack(dir, {
+      entries: ["Dockerfile", BINARY_NAME],
+      map: (header) => ({ ...header, uid: 0, gid: 0, uname: "root", gname: "root", mtime: new Date(0) }),
+    });
+    await docker.buildImage(context as unknown as Readable, tag, (line) => {
+      const step = line.trim();
+      if (step.startsWith("Step ")) opts.onProgress?.(step);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const built = await docker.inspectImage(tag);
+  if (!built || built.labels[LABEL_SHA256] !== binary.sha256) {
+    throw new LeakError(`the helper image ${tag} was built but does not carry the expected label`);
+  }
+  return { id: built.id, tag, built: true };
+}

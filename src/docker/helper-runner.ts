@@ -1,0 +1,154 @@
+/**
+ * Runs the helper in a short-lived container with the host's PID namespace and the least
+ * privilege its mode needs (DESIGN.md "Helper privileges"): stdout is NDJSON, streamed line by
+ * line to the caller; stderr is kept for error messages. The container is removed in a
+ * `finally`, by the daemon itself when it exits (AutoRemove), on SIGINT/SIGTERM, and leftovers
+ * of crashed runs are swept by label.
+ */
+import { randomBytes } from "node:crypto";
+import type { Readable } from "node:stream";
+import type { Interrupts } from "../cli/context.js";
+import { LeakError } from "../errors.js";
+import type { DaemonFacts } from "../model/inventory.js";
+import type { ContainerSpec, DockerClient } from "./client.js";
+import { ApiError } from "./dockerode-client.js";
+import { LABEL_HELPER } from "./helper-image.js";
+
+export type HelperMode = "scan" | "umount" | "version";
+
+export const LABEL_RUN = "io.docker-leak.helper.run";
+const STALE_AFTER_SECONDS = 60;
+
+/** The HostConfig for a mode: never privileged; only the capabilities the mode needs. */
+export function helperHostConfig(mode: HelperMode, daemon: DaemonFacts): Record<string, unknown> {
+  const securityOpt = ["no-new-privileges"];
+  if (daemon.securityOptions.some((o) => o.startsWith("name=apparmor"))) securityOpt.push("apparmor=unconfined");
+  const caps = mode === "umount" ? ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"] : ["SYS_PTRACE"];
+  const hostConfig: Record<string, unknown> = {
+    PidMode: "host",
+    CgroupnsMode: "host",
+    NetworkMode: "none",
+    ReadonlyRootfs: true,
+    CapDrop: ["ALL"],
+    CapAdd: mode === "version" ? [] : caps,
+    SecurityOpt: securityOpt,
+    AutoRemove: true,
+    LogConfig: { Type: "none", Config: {} },
+  };
+  if (daemon.securityOptions.some((o) => o.startsWith("name=userns"))) hostConfig.UsernsMode = "host";
+  return hostConfig;
+}
+
+export interface RunHelperOptions {
+  image: string;
+  mode: HelperMode;
+  args: string[];
+  daemon: DaemonFacts;
+  interrupts?: Interrupts;
+  /** Each stdout line (one NDJSON record), as it arrives. */
+  onLine: (line: string, lineNo: number) => void;
+  /** Override of the capabilities (tests prove what a mode cannot do). */
+  hostConfigOverride?: Record<string, unknown>;
+  /** Called once the container exists, before it starts (tests interrupt here). */
+  afterCreate?: (containerId: string) => Promise<void>;
+}
+
+export interface HelperRun {
+  exitCode: number;
+  stderr: string;
+  containerId: string;
+}
+
+export async function runHelper(docker: DockerClient, opts: RunHelperOptions): Promise<HelperRun> {
+  const name = `docker-leak-helper-${opts.mode}-${randomBytes(4).toString("hex")}`;
+  const spec: ContainerSpec = {
+    name,
+    Image: opts.image,
+    Cmd: [opts.mode, ...opts.args],
+    Labels: { [LABEL_HELPER]: "1", [LABEL_RUN]: opts.mode },
+    AttachStdout: true,
+    AttachStderr: true,
+    Tty: false,
+    HostConfig: { ...helperHostConfig(opts.mode, opts.daemon), ...opts.hostConfigOverride },
+  };
+  const id = await docker.createContainer(spec);
+  const remove = () => removeQuietly(docker, id);
+  const dispose = opts.interrupts?.onInterrupt(remove);
+  try {
+    await opts.afterCreate?.(id);
+    const streams = await docker.attachContainer(id);
+    const exited = docker.waitContainer(id, "removed");
+    exited.catch(() => undefined); // observed below; avoid an unhandled rejection if start fails
+    const stdoutDone = forEachLine(streams.stdout, opts.onLine);
+    const stderrChunks: Buffer[] = [];
+    streams.stderr.on("data", (chunk: Buffer) => stderrChunks.push(chunk));
+    await docker.startContainer(id);
+    const exitCode = await exited;
+    await streams.ended;
+    await stdoutDone;
+    return { exitCode, stderr: Buffer.concat(stderrChunks).toString("utf8").trim(), containerId: id };
+  } finally {
+    await remove();
+    dispose?.();
+  }
+}
+
+async function removeQuietly(docker: DockerClient, id: string): Promise<void> {
+  try {
+    await docker.removeContainer(id, { force: true });
+  } catch (err) {
+    // Already removed by AutoRemove (404) or being removed (409): that is the goal.
+    if (err instanceof ApiError && (err.statusCode === 404 || err.statusCode === 409)) return;
+    throw err;
+  }
+}
+
+/** Calls `onLine` for each `\n`-terminated line; a last line without `\n` is passed too (the decoder flags it). */
+export function forEachLine(stream: Readable, onLine: (line: string, lineNo: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending = "";
+    let lineNo = 0;
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      pending += chunk;
+      let nl = pending.indexOf("\n");
+      while (nl !== -1) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        lineNo++;
+        try {
+          if (line.length) onLine(line, lineNo);
+        } catch (err) {
+          stream.destroy();
+          reject(err);
+          return;
+        }
+        nl = pending.indexOf("\n");
+      }
+    });
+    stream.on("end", () => {
+      try {
+        if (pending.length) onLine(pending, ++lineNo);
+        resolve();
+      } catch (err) {
+        reject(err);
+      }
+    });
+    stream.on("error", reject);
+  });
+}
+
+/** Removes helper containers left by crashed runs: ours by label, not running, older than a minute. */
+export async function sweepStaleHelpers(docker: DockerClient, nowSeconds = Date.now() / 1000): Promise<string[]> {
+  const list = await docker.listContainers({ label: [`${LABEL_HELPER}=1`] });
+  const stale = list.filter((c) => c.state !== "running" && nowSeconds - c.created > STALE_AFTER_SECONDS);
+  for (const c of stale) await removeQuietly(docker, c.id);
+  return stale.map((c) => c.id);
+}
+
+/** A helper exit that is not 0: name the container, the status and what it said. */
+export function helperFailure(mode: HelperMode, run: HelperRun): LeakError {
+  const said = run.stderr ? `: ${run.stderr.split("\n").slice(-3).join("; ")}` : "";
+  const how = run.exitCode === 137 ? " (killed)" : run.exitCode === 139 ? " (crashed: segmentation fault)" : "";
+  return new LeakError(`the helper (${mode}) exited with status ${run.exitCode}${how}${said}`);
+}

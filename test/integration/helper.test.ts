@@ -1,0 +1,318 @@
+/**
+ * The helper, run through the plugin's image builder and runner on the private daemon, against
+ * mount namespaces, mounts and processes the tests make on the host.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  ensureHelperImage,
+  helperTag,
+  LABEL_HELPER,
+  locateHelperBinary,
+} from "../../src/docker/helper-image.js";
+import {
+  docker,
+  dockerOk,
+  hostMountinfoLines,
+  privateNamespaceHolder,
+  REPO_ROOT,
+  requireDaemon,
+  Scope,
+  TEST_IMAGE,
+  uniqueName,
+  waitForOwnNamespace,
+} from "../support/daemon.js";
+import { type AnyRecord, HELPER_DIR, type HelperHarness, helperHarness, runVerb } from "../support/helper.js";
+
+let h: HelperHarness;
+const scope = new Scope();
+
+function helperContainers(): string[] {
+  return dockerOk(["ps", "-aq", "--filter", `label=${LABEL_HELPER}=1`])
+    .split("\n")
+    .filter(Boolean);
+}
+
+function mountIdOf(pid: number, mountPoint: string): number {
+  const line = hostMountinfoLines(` ${mountPoint} `).find((l) => l.pid === pid);
+  assert.ok(line, `no mount at ${mountPoint} in pid ${pid}`);
+  return Number(line.line.split(" ")[0]);
+}
+
+/** Runs `script` with sh in a new private mount namespace; returns the PID of its final exec. */
+async function inPrivateNamespace(script: string): Promise<number> {
+  const child = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c", script], {
+    stdio: "ignore",
+    detached: true,
+  });
+  child.unref();
+  const pid = scope.process(child.pid!);
+  await waitForOwnNamespace(pid);
+  return pid;
+}
+
+describe("the helper through the plugin's runner", () => {
+  before(async () => {
+    requireDaemon();
+    h = await helperHarness();
+  });
+  after(() => scope.cleanup());
+
+  it("version answers with the plugin version and protocol 1", async () => {
+    const out = await runVerb(h, "version", []);
+    assert.equal(out.exitCode, 0, out.stderr);
+    assert.deepEqual(out.records, [{ type: "version", version: "0.1.0", protocol: 1 }]);
+  });
+
+  it("scan reports a private namespace made on the host, with its PID and cgroup lines", async () => {
+    const pid = privateNamespaceHolder(scope);
+    await waitForOwnNamespace(pid);
+    const out = await runVerb(h, "scan", ["--filter", "/nonexistent-filter"]);
+    assert.equal(out.exitCode, 0, out.stderr);
+    const proc = out.records.find((r) => r.type === "process" && r.pid === pid);
+    assert.ok(proc, "holder process reported");
+    assert.equal(proc.comm, "sleep");
+    assert.deepEqual(proc.cmdline, ["sleep", "600"]);
+    assert.ok(proc.cgroup.length > 0 && proc.cgroup.every((l: string) => /^\d+:[^:]*:\//.test(l)));
+    const ns = out.records.find((r) => r.type === "namespace" && r.mntns === proc.mntns);
+    assert.ok(ns, "its namespace reported once");
+    assert.ok(ns.pids.includes(pid));
+    assert.deepEqual(ns.mountinfo, [], "the filter matched nothing");
+    const self = out.records.find((r) => r.type === "self");
+    assert.notEqual(self?.mntns, proc.mntns);
+    assert.equal(out.records.at(-1)?.type, "summary");
+    const namespaces = out.records.filter((r) => r.type === "namespace").map((r) => r.mntns);
+    assert.equal(new Set(namespaces).size, namespaces.length, "each namespace once");
+  });
+
+  it("scan reports a namespace made inside a container, attributed by cgroup", async () => {
+    const name = scope.container(uniqueName("nsholder"));
+    const id = dockerOk([
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--cap-add",
+      "SYS_ADMIN",
+      "--security-opt",
+      "seccomp=unconfined",
+      "--security-opt",
+      "apparmor=unconfined",
+      TEST_IMAGE,
+      "sleep",
+      "600",
+    ]);
+    dockerOk(["exec", "-d", name, "unshare", "-m", "--propagation", "private", "sleep", "601"]);
+    let holder: AnyRecord | undefined;
+    let out: Awaited<ReturnType<typeof runVerb>> | undefined;
+    for (let i = 0; i < 20 && !holder; i++) {
+      out = await runVerb(h, "scan", ["--filter", id]);
+      holder = out.records.find((r) => r.type === "process" && r.cmdline?.join(" ") === "sleep 601");
+      if (!holder) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(holder && out, "the holder inside the container was reported");
+    assert.ok(
+      holder.cgroup.some((l: string) => l.includes(id)),
+      "its cgroup names the container",
+    );
+    const containerInit = out.records.find(
+      (r) =>
+        r.type === "process" &&
+        r.cmdline?.join(" ") === "sleep 600" &&
+        r.cgroup.some((l: string) => l.includes(id)),
+    );
+    assert.ok(containerInit);
+    assert.notEqual(containerInit.mntns, holder.mntns, "unshare made a new namespace");
+    const ns = out.records.find((r) => r.type === "namespace" && r.mntns === holder.mntns);
+    assert.deepEqual(ns?.pids, [holder.pid]);
+    assert.ok(
+      ns.mountinfo.some((l: string) => l.includes(`/containers/${id}/`)),
+      "its copy of the container's binds",
+    );
+  });
+
+  it("--deep reports a process whose cwd is on a detached tmpfs", async () => {
+    const dir = `/tmp/${uniqueName("deep")}`;
+    const pid = await inPrivateNamespace(
+      `mkdir -p ${dir} && mount -t tmpfs dlt-deep ${dir} && cd ${dir} && umount -l ${dir} && exec sleep 600`,
+    );
+    scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+    const out = await runVerb(h, "scan", ["--filter", "/nonexistent-filter", "--deep"]);
+    assert.equal(out.exitCode, 0, out.stderr);
+    const pinned = out.records.filter((r) => r.type === "pinned" && r.pid === pid);
+    assert.ok(
+      // A detached mount's root reads as "/" through /proc/PID/cwd; its device is the tmpfs's.
+      pinned.some((p) => p.kind === "cwd" && /^0:\d+$/.test(p.dev) && p.fd === null && p.mountId > 0),
+      JSON.stringify(pinned),
+    );
+    // Our own processes are not pinned.
+    assert.equal(out.records.filter((r) => r.type === "pinned" && r.pid === process.pid).length, 0);
+  });
+
+  describe("umount", () => {
+    const dir = `/tmp/${uniqueName("umount")}`;
+    let holder = 0;
+    before(async () => {
+      mkdirSync(dir, { recursive: true });
+      // The same path carries a tmpfs in the holder's private namespace and another in ours.
+      holder = await inPrivateNamespace(`mount -t tmpfs dlt-theirs ${dir} && exec sleep 600`);
+      for (let i = 0; i < 50 && !hostMountinfoLines(" dlt-theirs ").some((l) => l.pid === holder); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      execFileSync("mount", ["-t", "tmpfs", "dlt-ours", dir]);
+      scope.defer(() => {
+        spawnSync("umount", [dir]);
+        rmSync(dir, { recursive: true, force: true });
+      });
+    });
+
+    it("refuses a stale order (wrong mount ID) and unmounts nothing", async () => {
+      const id = mountIdOf(holder, dir);
+      const out = await runVerb(h, "umount", [`${holder}:${id + 100000}:${dir}`]);
+      assert.equal(out.exitCode, 0, out.stderr);
+      const result = out.records.find((r) => r.type === "result");
+      assert.equal(result?.ok, false);
+      assert.equal(result?.stage, "check");
+      assert.equal(result?.errno, "ESTALE");
+      assert.ok(
+        hostMountinfoLines(" dlt-theirs ").some((l) => l.pid === holder),
+        "still mounted",
+      );
+    });
+
+    it("with scan privileges cannot unmount (EPERM)", async () => {
+      const id = mountIdOf(holder, dir);
+      const out = await runVerb(h, "umount", [`${holder}:${id}:${dir}`], {
+        hostConfigOverride: { CapDrop: ["ALL"], CapAdd: ["SYS_PTRACE"] },
+      });
+      const result = out.records.find((r) => r.type === "result");
+      assert.equal(result?.ok, false);
+      assert.equal(result?.errno, "EPERM");
+      assert.ok(
+        hostMountinfoLines(" dlt-theirs ").some((l) => l.pid === holder),
+        "still mounted",
+      );
+    });
+
+    it("unmounts exactly the ordered mount in the holder's namespace", async () => {
+      const id = mountIdOf(holder, dir);
+      const out = await runVerb(h, "umount", [`${holder}:${id}:${dir}`]);
+      assert.equal(out.exitCode, 0, out.stderr);
+      assert.deepEqual(
+        out.records.filter((r) => r.type === "result"),
+        [{ type: "result", pid: holder, mountId: id, mountPoint: dir, ok: true }],
+      );
+      assert.equal(
+        hostMountinfoLines(" dlt-theirs ").filter((l) => l.pid === holder).length,
+        0,
+        "gone from the holder's namespace",
+      );
+      assert.ok(
+        hostMountinfoLines(" dlt-ours ").some((l) => l.pid === process.pid),
+        "ours is untouched",
+      );
+      assert.ok(spawnSync("kill", ["-0", String(holder)]).status === 0, "the holder still runs");
+    });
+  });
+
+  describe("cleanup", () => {
+    it("leaves no helper container after success and after a helper failure", async () => {
+      const before = helperContainers();
+      const ok = await runVerb(h, "version", []);
+      assert.equal(ok.exitCode, 0);
+      const bad = await runVerb(h, "scan", ["--no-such-flag"]);
+      assert.equal(bad.exitCode, 2);
+      assert.match(bad.stderr, /no-such-flag|usage/i);
+      assert.deepEqual(
+        helperContainers().filter((c) => !before.includes(c)),
+        [],
+      );
+    });
+
+    it("removes the helper container on SIGINT mid-run and exits 130", async () => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(REPO_ROOT, "test/support/interrupted-helper.ts")],
+        {
+          cwd: REPO_ROOT,
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d) => (err += d));
+      const created = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (d) => {
+          out += d;
+          const m = /created ([0-9a-f]{64})/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on("exit", () => reject(new Error(`exited early: ${out} ${err}`)));
+      });
+      assert.ok(helperContainers().includes(created.slice(0, 12)));
+      const code = await new Promise<number | null>((resolve) => {
+        child.on("exit", (c) => resolve(c));
+        child.kill("SIGINT");
+      });
+      assert.equal(code, 130);
+      assert.match(err, /interrupted by SIGINT/);
+      assert.equal(docker(["inspect", created]).code, 1, "the helper container is gone");
+    });
+  });
+
+  describe("image", () => {
+    const version = `0.0.0-test.${process.pid}`;
+    let dir: string;
+    before(() => {
+      dir = mkdtempSync(join(tmpdir(), "dlt-helper-bin-"));
+    });
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+      docker(["rmi", "-f", helperTag(version)]);
+    });
+
+    it("is built once and reused; a changed binary is rebuilt; a look-alike is not trusted", async () => {
+      const binary = locateHelperBinary(HELPER_DIR, "amd64");
+      const first = await ensureHelperImage(h.docker, binary, { version });
+      assert.equal(first.built, true);
+      const second = await ensureHelperImage(h.docker, binary, { version });
+      assert.equal(second.built, false);
+      assert.equal(second.id, first.id);
+
+      copyFileSync(binary.path, join(dir, "docker-leak-helper-linux-amd64"));
+      appendFileSync(join(dir, "docker-leak-helper-linux-amd64"), "\0changed");
+      const changed = locateHelperBinary(dir, "amd64");
+      const rebuilt = await ensureHelperImage(h.docker, changed, { version });
+      assert.equal(rebuilt.built, true);
+      assert.notEqual(rebuilt.id, first.id);
+
+      // Someone else's image under our tag, without our label: rebuilt, never run.
+      const ctx = mkdtempSync(join(tmpdir(), "dlt-impostor-"));
+      try {
+        const { writeFileSync } = await import("node:fs");
+        writeFileSync(join(ctx, "Dockerfile"), 'FROM scratch\nLABEL io.docker-leak.helper.sha256="not-it"\n');
+        const built = spawnSync("docker", ["build", "-q", "-t", helperTag(version), ctx], {
+          env: {
+            ...process.env,
+            DOCKER_HOST: `unix:///run/docker-leak-test/docker.sock`,
+            DOCKER_BUILDKIT: "0",
+          },
+          encoding: "utf8",
+        });
+        assert.equal(built.status, 0, built.stderr);
+      } finally {
+        rmSync(ctx, { recursive: true, force: true });
+      }
+      const trusted = await ensureHelperImage(h.docker, binary, { version });
+      assert.equal(trusted.built, true, "the look-alike was not trusted");
+      assert.equal(
+        (await h.docker.inspectImage(helperTag(version)))?.labels["io.docker-leak.helper.sha256"],
+        binary.sha256,
+      );
+    });
+  });
+});

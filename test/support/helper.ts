@@ -1,0 +1,53 @@
+/** The helper as the tests drive it: the plugin's own image and runner, against the private daemon. */
+import { join } from "node:path";
+import { DockerodeClient } from "../../src/docker/dockerode-client.js";
+import { ensureHelperImage, helperArch, locateHelperBinary } from "../../src/docker/helper-image.js";
+import { type RunHelperOptions, runHelper } from "../../src/docker/helper-runner.js";
+import type { DaemonFacts } from "../../src/model/inventory.js";
+import { PLUGIN_VERSION } from "../../src/version.js";
+import { PRIVATE_HOST, REPO_ROOT } from "./daemon.js";
+
+export const HELPER_DIR = join(REPO_ROOT, "build", "helper");
+
+export function testClient(): DockerodeClient {
+  return new DockerodeClient(
+    { host: PRIVATE_HOST, context: "default", source: "the tests", configDir: "/nonexistent" },
+    { rawGlobals: [] },
+  );
+}
+
+export interface HelperHarness {
+  docker: DockerodeClient;
+  daemon: DaemonFacts;
+  image: string;
+}
+
+export async function helperHarness(): Promise<HelperHarness> {
+  const docker = testClient();
+  const [version, daemon] = await Promise.all([docker.version(), docker.info()]);
+  const binary = locateHelperBinary(HELPER_DIR, helperArch(version.arch));
+  const image = await ensureHelperImage(docker, binary, { version: PLUGIN_VERSION });
+  return { docker, daemon, image: image.id };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: records are checked field by field in the tests
+export type AnyRecord = Record<string, any>;
+
+/** Runs a helper verb and returns its exit code, stderr and parsed records. */
+export async function runVerb(
+  h: HelperHarness,
+  mode: RunHelperOptions["mode"],
+  args: string[],
+  extra: Partial<RunHelperOptions> = {},
+): Promise<{ exitCode: number; stderr: string; records: AnyRecord[] }> {
+  const records: AnyRecord[] = [];
+  const run = await runHelper(h.docker, {
+    image: h.image,
+    mode,
+    args,
+    daemon: h.daemon,
+    onLine: (line) => records.push(JSON.parse(line)),
+    ...extra,
+  });
+  return { exitCode: run.exitCode, stderr: run.stderr, records };
+}
