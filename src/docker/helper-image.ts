@@ -41,7 +41,9 @@ export function helperArch(daemonArch: string): "amd64" | "arm64" {
     case "aarch64":
       return "arm64";
     default:
-      throw new LeakError(`the daemon runs on ${daemonArch}; the helper is built for linux/amd64 and linux/arm64 only`);
+      throw new LeakError(
+        `the daemon runs on ${daemonArch}; the helper is built for linux/amd64 and linux/arm64 only`,
+      );
   }
 }
 
@@ -88,7 +90,8 @@ export async function ensureHelperImage(
   const tag = helperTag(opts.version);
   if (!opts.force) {
     const existing = await docker.inspectImage(tag);
-    if (existing && existing.labels[LABEL_SHA256] === binary.sha256) return { id: existing.id, tag, built: false };
+    if (existing && existing.labels[LABEL_SHA256] === binary.sha256)
+      return { id: existing.id, tag, built: false };
   }
   const dir = mkdtempSync(join(tmpdir(), "docker-leak-helper-"));
   try {

@@ -22,7 +22,8 @@ const STALE_AFTER_SECONDS = 60;
 /** The HostConfig for a mode: never privileged; only the capabilities the mode needs. */
 export function helperHostConfig(mode: HelperMode, daemon: DaemonFacts): Record<string, unknown> {
   const securityOpt = ["no-new-privileges"];
-  if (daemon.securityOptions.some((o) => o.startsWith("name=apparmor"))) securityOpt.push("apparmor=unconfined");
+  if (daemon.securityOptions.some((o) => o.startsWith("name=apparmor")))
+    securityOpt.push("apparmor=unconfined");
   const caps = mode === "umount" ? ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"] : ["SYS_PTRACE"];
   const hostConfig: Record<string, unknown> = {
     PidMode: "host",
@@ -139,7 +140,10 @@ export function forEachLine(stream: Readable, onLine: (line: string, lineNo: num
 }
 
 /** Removes helper containers left by crashed runs: ours by label, not running, older than a minute. */
-export async function sweepStaleHelpers(docker: DockerClient, nowSeconds = Date.now() / 1000): Promise<string[]> {
+export async function sweepStaleHelpers(
+  docker: DockerClient,
+  nowSeconds = Date.now() / 1000,
+): Promise<string[]> {
   const list = await docker.listContainers({ label: [`${LABEL_HELPER}=1`] });
   const stale = list.filter((c) => c.state !== "running" && nowSeconds - c.created > STALE_AFTER_SECONDS);
   for (const c of stale) await removeQuietly(docker, c.id);
@@ -149,6 +153,7 @@ export async function sweepStaleHelpers(docker: DockerClient, nowSeconds = Date.
 /** A helper exit that is not 0: name the container, the status and what it said. */
 export function helperFailure(mode: HelperMode, run: HelperRun): LeakError {
   const said = run.stderr ? `: ${run.stderr.split("\n").slice(-3).join("; ")}` : "";
-  const how = run.exitCode === 137 ? " (killed)" : run.exitCode === 139 ? " (crashed: segmentation fault)" : "";
+  const how =
+    run.exitCode === 137 ? " (killed)" : run.exitCode === 139 ? " (crashed: segmentation fault)" : "";
   return new LeakError(`the helper (${mode}) exited with status ${run.exitCode}${how}${said}`);
 }
