@@ -1,3 +1,4 @@
+import { dirname, join } from "node:path";
 import { installInterrupts } from "./interrupts.js";
 import { main } from "./main.js";
 
@@ -8,6 +9,9 @@ main(process.argv.slice(2), {
   stdin: process.stdin,
   env: process.env,
   interrupts,
+  // The bundle lives in dist/; the helper binaries in build/helper/ beside it.
+  helperDir:
+    process.env.DOCKER_LEAK_HELPER_DIR || join(dirname(process.argv[1] ?? "."), "..", "build", "helper"),
 }).then(
   (code) => {
     process.exitCode = code;

@@ -19,6 +19,8 @@ export interface LeakContext extends BaseContext {
   endpoint(): Endpoint;
   docker(): DockerClient;
   pluginVersion: string;
+  /** Where the static helper binaries are (build/helper next to the bundle). */
+  helperDir: string;
   /** Cleanups to run if SIGINT/SIGTERM arrives (the entry point then exits 130). */
   interrupts: Interrupts;
 }

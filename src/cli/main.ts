@@ -12,6 +12,7 @@ import { type Endpoint, resolveEndpoint } from "../docker/endpoint.js";
 import { describeError, ExitCode, exitCodeFor, UsageError } from "../errors.js";
 import { PLUGIN_METADATA, PLUGIN_VERSION } from "../version.js";
 import { decideColorLevel, makeChalk } from "./color.js";
+import { HelperBuildCommand, HelperPruneCommand } from "./commands/helper.js";
 import { RmCommand } from "./commands/rm.js";
 import { ScanCommand } from "./commands/scan.js";
 import { VersionCommand } from "./commands/version.js";
@@ -25,6 +26,7 @@ export interface MainIO {
   stdin: NodeJS.ReadableStream;
   env: NodeJS.ProcessEnv;
   interrupts: Interrupts;
+  helperDir: string;
 }
 
 class RootCommand extends Command<LeakContext> {
@@ -105,6 +107,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     errColor: makeChalk(stderrLevel),
     stderrIsTTY: Boolean(stderr.isTTY),
     pluginVersion: PLUGIN_VERSION,
+    helperDir: io.helperDir,
     interrupts: io.interrupts,
     endpoint: getEndpoint,
     docker: () => {

@@ -24,7 +24,9 @@ export function helperHostConfig(mode: HelperMode, daemon: DaemonFacts): Record<
   const securityOpt = ["no-new-privileges"];
   if (daemon.securityOptions.some((o) => o.startsWith("name=apparmor")))
     securityOpt.push("apparmor=unconfined");
-  const caps = mode === "umount" ? ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"] : ["SYS_PTRACE"];
+  // Scan: ptrace-read access to /proc/PID/*, and DAC_READ_SEARCH to list other users' /proc/PID/fd.
+  // Umount: setns needs SYS_ADMIN and SYS_CHROOT; chroot to the holder's root needs SYS_CHROOT.
+  const caps = mode === "umount" ? ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"] : ["SYS_PTRACE", "DAC_READ_SEARCH"];
   const hostConfig: Record<string, unknown> = {
     PidMode: "host",
     CgroupnsMode: "host",

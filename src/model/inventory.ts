@@ -22,7 +22,14 @@ export interface DaemonFacts {
   securityOptions: string[];
 }
 
-export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+export type ContainerStatus =
+  | "created"
+  | "running"
+  | "paused"
+  | "restarting"
+  | "removing"
+  | "exited"
+  | "dead";
 
 export interface ContainerMount {
   type: string; // bind | volume | tmpfs | npipe

@@ -1,0 +1,23 @@
+/** One self-overwriting status line on stderr, shown only when stderr is a terminal. */
+import type { Writable } from "node:stream";
+
+export interface Progress {
+  update(text: string): void;
+  done(): void;
+}
+
+export function progressLine(stderr: Writable, isTTY: boolean): Progress {
+  if (!isTTY) return { update: () => undefined, done: () => undefined };
+  let shown = false;
+  const columns = (stderr as { columns?: number }).columns ?? 80;
+  return {
+    update(text) {
+      stderr.write(`\r\x1b[2K${text.slice(0, columns - 1)}`);
+      shown = true;
+    },
+    done() {
+      if (shown) stderr.write("\r\x1b[2K");
+      shown = false;
+    },
+  };
+}

@@ -1,0 +1,488 @@
+/**
+ * Typed records of the helper's NDJSON stdout and their decoder. The contract is
+ * src/helper/PROTOCOL.md; a record that does not match it is rejected with a ProtocolError
+ * naming the line and the field, never passed on half-checked.
+ *
+ * Unknown fields are ignored (a newer helper may add some); unknown record types, missing or
+ * mistyped fields are errors.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+export interface VersionRecord {
+  type: "version";
+  version: string;
+  protocol: number;
+}
+
+export interface SelfRecord {
+  type: "self";
+  pid: number;
+  mntns: number;
+}
+
+export interface ProcessRecord {
+  type: "process";
+  pid: number;
+  ppid: number;
+  comm: string;
+  cmdline: string[];
+  /** Inode of /proc/PID/ns/mnt */
+  mntns: number;
+  /** readlink /proc/PID/root as the helper sees it */
+  root: string;
+  /** Lines of /proc/PID/cgroup */
+  cgroup: string[];
+}
+
+export interface SkippedRecord {
+  type: "skipped";
+  pid: number;
+  comm: string;
+  /** What could not be read, e.g. "ns/mnt" */
+  what: string;
+  errno: string;
+  message: string;
+}
+
+export interface NamespaceRecord {
+  type: "namespace";
+  mntns: number;
+  pids: number[];
+  /** The member whose mountinfo was read; null when none could be read */
+  readVia: number | null;
+  /** Raw mountinfo lines matching a filter (escaped, pure ASCII); null when unreadable */
+  mountinfo: string[] | null;
+  errno?: string;
+  message?: string;
+}
+
+export type PinnedKind = "cwd" | "root" | "exe" | "fd";
+
+export interface PinnedRecord {
+  type: "pinned";
+  pid: number;
+  mntns: number;
+  kind: PinnedKind;
+  /** The fd number when kind is "fd", else null */
+  fd: number | null;
+  mountId: number;
+  /** major:minor of the file's st_dev */
+  dev: string;
+  ino: number;
+  /** The link text of /proc/PID/{cwd,root,exe,fd/N} */
+  path: string;
+}
+
+export interface ScanSummaryRecord {
+  type: "summary";
+  processes: number;
+  namespaces: number;
+  skipped: number;
+  pinned: number;
+}
+
+export interface UmountSummaryRecord {
+  type: "summary";
+  orders: number;
+  ok: number;
+  failed: number;
+}
+
+export type SummaryRecord = ScanSummaryRecord | UmountSummaryRecord;
+
+export type UmountStage = "parse" | "open" | "setns" | "chroot" | "check" | "umount";
+
+export type UmountResultRecord =
+  | { type: "result"; pid: number; mountId: number; mountPoint: string; ok: true }
+  | {
+      type: "result";
+      /** null only when the order itself could not be parsed (stage "parse") */
+      pid: number | null;
+      mountId: number | null;
+      mountPoint: string | null;
+      ok: false;
+      stage: UmountStage;
+      errno: string;
+      message: string;
+    };
+
+export interface ErrorRecord {
+  type: "error";
+  message: string;
+}
+
+export type HelperRecord =
+  | VersionRecord
+  | SelfRecord
+  | ProcessRecord
+  | SkippedRecord
+  | NamespaceRecord
+  | PinnedRecord
+  | SummaryRecord
+  | UmountResultRecord
+  | ErrorRecord;
+
+/** Everything one `scan` run reported, checked for completeness. */
+export interface HelperScan {
+  self: SelfRecord;
+  processes: ProcessRecord[];
+  namespaces: NamespaceRecord[];
+  pinned: PinnedRecord[];
+  skipped: SkippedRecord[];
+  summary: ScanSummaryRecord;
+}
+
+/** The helper's output broke the contract (malformed, truncated, out of order). */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+  constructor(
+    message: string,
+    readonly lineNo?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The helper ran but reported that it could not (an `error` record). */
+export class HelperReportedError extends Error {
+  override name = "HelperReportedError";
+}
+
+// ------------------------------------------------------------------------------------------
+// Field checks
+
+type Json = Record<string, unknown>;
+
+class Fields {
+  constructor(
+    private readonly obj: Json,
+    private readonly where: string,
+    private readonly lineNo: number | undefined,
+  ) {}
+
+  fail(field: string, what: string): never {
+    throw new ProtocolError(`${this.where}: field "${field}" ${what}`, this.lineNo);
+  }
+
+  has(field: string): boolean {
+    return Object.hasOwn(this.obj, field) && this.obj[field] !== undefined;
+  }
+
+  count(field: string): number {
+    const v = this.obj[field];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) this.fail(field, "must be a non-negative integer");
+    return v;
+  }
+
+  /** A namespace inode: a positive integer. */
+  inode(field: string): number {
+    const v = this.obj[field];
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) this.fail(field, "must be a positive integer");
+    return v;
+  }
+
+  countOrNull(field: string): number | null {
+    return this.obj[field] === null ? null : this.count(field);
+  }
+
+  string(field: string): string {
+    const v = this.obj[field];
+    if (typeof v !== "string") this.fail(field, "must be a string");
+    return v;
+  }
+
+  nonEmptyString(field: string): string {
+    const v = this.string(field);
+    if (v === "") this.fail(field, "must not be empty");
+    return v;
+  }
+
+  stringOrNull(field: string): string | null {
+    return this.obj[field] === null ? null : this.string(field);
+  }
+
+  boolean(field: string): boolean {
+    const v = this.obj[field];
+    if (typeof v !== "boolean") this.fail(field, "must be true or false");
+    return v;
+  }
+
+  strings(field: string): string[] {
+    const v = this.obj[field];
+    if (!Array.isArray(v)) this.fail(field, "must be an array of strings");
+    v.forEach((item, i) => {
+      if (typeof item !== "string") this.fail(`${field}[${i}]`, "must be a string");
+    });
+    return v as string[];
+  }
+
+  counts(field: string): number[] {
+    const v = this.obj[field];
+    if (!Array.isArray(v)) this.fail(field, "must be an array of non-negative integers");
+    v.forEach((item, i) => {
+      if (typeof item !== "number" || !Number.isSafeInteger(item) || item < 0)
+        this.fail(`${field}[${i}]`, "must be a non-negative integer");
+    });
+    return v as number[];
+  }
+
+  oneOf<T extends string>(field: string, values: readonly T[]): T {
+    const v = this.obj[field];
+    if (typeof v !== "string" || !(values as readonly string[]).includes(v))
+      this.fail(field, `must be one of ${values.map((x) => `"${x}"`).join(", ")}`);
+    return v as T;
+  }
+}
+
+const PINNED_KINDS = ["cwd", "root", "exe", "fd"] as const;
+const UMOUNT_STAGES = ["parse", "open", "setns", "chroot", "check", "umount"] as const;
+const DEV = /^\d+:\d+$/;
+
+/**
+ * Decodes one NDJSON line into a typed record. `lineNo` (1-based) only improves messages:
+ * `helper record 12: field "pid" must be a non-negative integer`.
+ */
+export function decodeRecord(line: string, lineNo?: number): HelperRecord {
+  const where = lineNo === undefined ? "helper record" : `helper record ${lineNo}`;
+  if (line.trim() === "") throw new ProtocolError(`${where}: empty line`, lineNo);
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (e) {
+    const preview = line.length > 80 ? `${line.slice(0, 80)}…` : line;
+    throw new ProtocolError(`${where}: not valid JSON (${(e as Error).message}): ${preview}`, lineNo);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new ProtocolError(`${where}: not a JSON object`, lineNo);
+  const obj = value as Json;
+  const type = obj.type;
+  if (typeof type !== "string") throw new ProtocolError(`${where}: field "type" must be a string`, lineNo);
+  const f = new Fields(obj, `${where} (${type})`, lineNo);
+
+  switch (type) {
+    case "version":
+      return { type, version: f.nonEmptyString("version"), protocol: f.count("protocol") };
+    case "self":
+      return { type, pid: f.count("pid"), mntns: f.inode("mntns") };
+    case "process":
+      return {
+        type,
+        pid: f.count("pid"),
+        ppid: f.count("ppid"),
+        comm: f.string("comm"),
+        cmdline: f.strings("cmdline"),
+        mntns: f.inode("mntns"),
+        root: f.string("root"),
+        cgroup: f.strings("cgroup"),
+      };
+    case "skipped":
+      return {
+        type,
+        pid: f.count("pid"),
+        comm: f.has("comm") ? f.string("comm") : "",
+        what: f.nonEmptyString("what"),
+        errno: f.nonEmptyString("errno"),
+        message: f.string("message"),
+      };
+    case "namespace": {
+      const mountinfo = obj.mountinfo === null ? null : f.strings("mountinfo");
+      const pids = f.counts("pids");
+      if (pids.length === 0) f.fail("pids", "must name at least one member");
+      const readVia = mountinfo === null && !f.has("readVia") ? null : f.countOrNull("readVia");
+      if (mountinfo !== null && readVia === null) f.fail("readVia", "must be a PID when mountinfo was read");
+      if (readVia !== null && !pids.includes(readVia)) f.fail("readVia", `must be one of "pids" (${readVia} is not)`);
+      const record: NamespaceRecord = { type, mntns: f.inode("mntns"), pids, readVia, mountinfo };
+      if (mountinfo === null) {
+        record.errno = f.nonEmptyString("errno");
+        record.message = f.string("message");
+      }
+      return record;
+    }
+    case "pinned": {
+      const kind = f.oneOf("kind", PINNED_KINDS);
+      const fd = f.countOrNull("fd");
+      if (kind === "fd" && fd === null) f.fail("fd", 'must be the fd number when kind is "fd"');
+      if (kind !== "fd" && fd !== null) f.fail("fd", `must be null when kind is "${kind}"`);
+      const dev = f.string("dev");
+      if (!DEV.test(dev)) f.fail("dev", 'must be "major:minor"');
+      return {
+        type,
+        pid: f.count("pid"),
+        mntns: f.inode("mntns"),
+        kind,
+        fd,
+        mountId: f.count("mountId"),
+        dev,
+        ino: f.count("ino"),
+        path: f.string("path"),
+      };
+    }
+    case "summary":
+      if (f.has("orders")) return { type, orders: f.count("orders"), ok: f.count("ok"), failed: f.count("failed") };
+      return {
+        type,
+        processes: f.count("processes"),
+        namespaces: f.count("namespaces"),
+        skipped: f.count("skipped"),
+        pinned: f.count("pinned"),
+      };
+    case "result": {
+      const ok = f.boolean("ok");
+      if (ok) return { type, pid: f.count("pid"), mountId: f.count("mountId"), mountPoint: f.string("mountPoint"), ok };
+      const stage = f.oneOf("stage", UMOUNT_STAGES);
+      const lenient = stage === "parse";
+      return {
+        type,
+        pid: lenient && !f.has("pid") ? null : lenient ? f.countOrNull("pid") : f.count("pid"),
+        mountId: lenient && !f.has("mountId") ? null : lenient ? f.countOrNull("mountId") : f.count("mountId"),
+        mountPoint:
+          lenient && !f.has("mountPoint") ? null : lenient ? f.stringOrNull("mountPoint") : f.string("mountPoint"),
+        ok,
+        stage,
+        errno: f.nonEmptyString("errno"),
+        message: f.string("message"),
+      };
+    }
+    case "error":
+      return { type, message: f.string("message") };
+    default:
+      throw new ProtocolError(`${where}: unknown record type "${type}"`, lineNo);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Streams
+
+export interface NumberedLine {
+  line: string;
+  /** 1-based */
+  lineNo: number;
+}
+
+/**
+ * Splits a byte or text stream (a Node Readable, or any async iterable of chunks) into
+ * `\n`-terminated lines. Chunks may split a line, or a UTF-8 sequence, anywhere. A last line
+ * without its `\n` means the helper's output was cut off: ProtocolError.
+ */
+export async function* splitLines(chunks: AsyncIterable<Uint8Array | string>): AsyncGenerator<NumberedLine> {
+  const decoder = new TextDecoder("utf-8");
+  let pending = "";
+  let lineNo = 0;
+  for await (const chunk of chunks) {
+    pending += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let nl = pending.indexOf("\n", start); nl !== -1; nl = pending.indexOf("\n", start)) {
+      lineNo++;
+      yield { line: pending.slice(start, nl), lineNo };
+      start = nl + 1;
+    }
+    pending = pending.slice(start);
+  }
+  pending += decoder.decode();
+  if (pending !== "") {
+    throw new ProtocolError(
+      `helper output truncated: record ${lineNo + 1} has no terminating newline (${pending.length} characters)`,
+      lineNo + 1,
+    );
+  }
+}
+
+/** Decodes every line of a stream. */
+export async function* decodeRecords(chunks: AsyncIterable<Uint8Array | string>): AsyncGenerator<HelperRecord> {
+  for await (const { line, lineNo } of splitLines(chunks)) yield decodeRecord(line, lineNo);
+}
+
+/** Decodes a whole NDJSON text (e.g. a recorded fixture). */
+export function decodeText(text: string): HelperRecord[] {
+  if (text === "") return [];
+  if (!text.endsWith("\n")) {
+    const lines = text.split("\n").length;
+    throw new ProtocolError(`helper output truncated: record ${lines} has no terminating newline`, lines);
+  }
+  return text
+    .slice(0, -1)
+    .split("\n")
+    .map((line, i) => decodeRecord(line, i + 1));
+}
+
+/**
+ * Assembles the records of one `scan` run and checks that it is complete: `self` first, one
+ * `summary` last whose counts match what arrived. A missing summary means the output was cut
+ * off; an `error` record becomes a HelperReportedError.
+ */
+export function collectScan(records: Iterable<HelperRecord>): HelperScan {
+  let self: SelfRecord | undefined;
+  let summary: ScanSummaryRecord | undefined;
+  const processes: ProcessRecord[] = [];
+  const namespaces: NamespaceRecord[] = [];
+  const pinned: PinnedRecord[] = [];
+  const skipped: SkippedRecord[] = [];
+  const seenNamespaces = new Set<number>();
+  let n = 0;
+  for (const record of records) {
+    n++;
+    if (summary) throw new ProtocolError(`helper record ${n}: "${record.type}" after the summary`, n);
+    switch (record.type) {
+      case "error":
+        throw new HelperReportedError(`helper failed: ${record.message}`);
+      case "self":
+        if (self) throw new ProtocolError(`helper record ${n}: a second "self" record`, n);
+        if (n !== 1) throw new ProtocolError(`helper record ${n}: "self" must come first`, n);
+        self = record;
+        break;
+      case "process":
+        processes.push(record);
+        break;
+      case "skipped":
+        skipped.push(record);
+        break;
+      case "namespace":
+        if (seenNamespaces.has(record.mntns))
+          throw new ProtocolError(`helper record ${n}: namespace ${record.mntns} reported twice`, n);
+        seenNamespaces.add(record.mntns);
+        namespaces.push(record);
+        break;
+      case "pinned":
+        pinned.push(record);
+        break;
+      case "summary":
+        if (!("processes" in record))
+          throw new ProtocolError(`helper record ${n}: an umount summary in a scan`, n);
+        summary = record;
+        break;
+      default:
+        throw new ProtocolError(`helper record ${n}: unexpected "${record.type}" record in a scan`, n);
+    }
+  }
+  if (!self) throw new ProtocolError(n === 0 ? "helper printed nothing" : 'helper scan has no "self" record');
+  if (!summary) throw new ProtocolError(`helper output truncated: no summary after ${n} records`);
+  const mismatch = (
+    [
+      ["processes", processes.length],
+      ["namespaces", namespaces.length],
+      ["skipped", skipped.length],
+      ["pinned", pinned.length],
+    ] as const
+  ).find(([key, got]) => summary[key] !== got);
+  if (mismatch) {
+    const [key, got] = mismatch;
+    throw new ProtocolError(`helper output incomplete: the summary counts ${summary[key]} ${key} but ${got} arrived`);
+  }
+  return { self, processes, namespaces, pinned, skipped, summary };
+}
+
+/** Reads a whole `scan` run from the helper's stdout. */
+export async function readScan(chunks: AsyncIterable<Uint8Array | string>): Promise<HelperScan> {
+  const records: HelperRecord[] = [];
+  for await (const record of decodeRecords(chunks)) {
+    if (record.type === "error") throw new HelperReportedError(`helper failed: ${record.message}`);
+    records.push(record);
+  }
+  return collectScan(records);
+}
+
+/** The helper's `umount` argument for one order: `PID:MOUNTID:MOUNTPOINT` (raw mount point). */
+export function formatUnmountOrder(order: { pid: number; mountId: number; mountPoint: string }): string {
+  return `${order.pid}:${order.mountId}:${order.mountPoint}`;
+}
