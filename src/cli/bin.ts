@@ -1,23 +1,50 @@
+import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import { installInterrupts } from "./interrupts.js";
-import { main } from "./main.js";
+import { PLUGIN_METADATA } from "../version.js";
+import { cacheRoots, extractHelpers, singleExecutable } from "./sea.js";
 
-const interrupts = installInterrupts(process, (m) => process.stderr.write(`${m}\n`));
-main(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-  interrupts,
-  // The bundle lives in dist/; the helper binaries in build/helper/ beside it.
-  helperDir:
-    process.env.DOCKER_LEAK_HELPER_DIR || join(dirname(process.argv[1] ?? "."), "..", "build", "helper"),
-}).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
+const argv = process.argv.slice(2);
+if (argv[0] === "docker-cli-plugin-metadata") {
+  // The docker CLI asks this on every `docker --help` and before every run. The launcher answers
+  // it without Node; the single executable answers here, before the rest of the bundle is loaded.
+  process.stdout.write(`${JSON.stringify(PLUGIN_METADATA, null, 2)}\n`);
+} else {
+  void run();
+}
+
+/** The helpers: next to the bundle (dist/ → build/helper/), or unpacked from the single executable. */
+function helperDir(): string {
+  if (process.env.DOCKER_LEAK_HELPER_DIR) return process.env.DOCKER_LEAK_HELPER_DIR;
+  const sea = singleExecutable();
+  if (!sea) return join(dirname(process.argv[1] ?? "."), "..", "build", "helper");
+  const roots = cacheRoots(process.env, process.env.HOME || homedir(), process.getuid?.() ?? 0);
+  try {
+    return extractHelpers(sea, roots);
+  } catch (err) {
+    process.stderr.write(`docker leak: cannot unpack the helper binaries: ${(err as Error).message}\n`);
+    return roots[0]!;
+  }
+}
+
+async function run(): Promise<void> {
+  // Loaded lazily (esbuild turns these into deferred module initialisers), so that the metadata
+  // answer above does not pay for clipanion, dockerode and the rest.
+  const [{ installInterrupts }, { main }] = await Promise.all([
+    import("./interrupts.js"),
+    import("./main.js"),
+  ]);
+  const interrupts = installInterrupts(process, (m) => process.stderr.write(`${m}\n`));
+  try {
+    process.exitCode = await main(argv, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin: process.stdin,
+      env: process.env,
+      interrupts,
+      helperDir: helperDir(),
+    });
+  } catch (err) {
     process.stderr.write(`docker leak: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 1;
-  },
-);
+  }
+}

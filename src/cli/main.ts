@@ -13,6 +13,7 @@ import { describeError, ExitCode, exitCodeFor, UsageError } from "../errors.js";
 import { PLUGIN_METADATA, PLUGIN_VERSION } from "../version.js";
 import { decideColorLevel, makeChalk } from "./color.js";
 import { HelperBuildCommand, HelperPruneCommand } from "./commands/helper.js";
+import { InstallCommand, UninstallCommand } from "./commands/install.js";
 import { RmCommand } from "./commands/rm.js";
 import { ScanCommand } from "./commands/scan.js";
 import { VersionCommand } from "./commands/version.js";
@@ -50,6 +51,8 @@ export function buildCli(colors: boolean): Cli<LeakContext> {
     RmCommand,
     VolumeRmCommand,
     VersionCommand,
+    InstallCommand,
+    UninstallCommand,
     Builtins.HelpCommand,
   ]) {
     cli.register(command);

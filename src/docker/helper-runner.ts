@@ -26,7 +26,8 @@ export function helperHostConfig(mode: HelperMode, daemon: DaemonFacts): Record<
     securityOpt.push("apparmor=unconfined");
   // Scan: ptrace-read access to /proc/PID/*, and DAC_READ_SEARCH to list other users' /proc/PID/fd.
   // Umount: setns needs SYS_ADMIN and SYS_CHROOT; chroot to the holder's root needs SYS_CHROOT.
-  const caps = mode === "umount" ? ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"] : ["SYS_PTRACE", "DAC_READ_SEARCH"];
+  const caps =
+    mode === "umount" ? ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"] : ["SYS_PTRACE", "DAC_READ_SEARCH"];
   const hostConfig: Record<string, unknown> = {
     PidMode: "host",
     CgroupnsMode: "host",

@@ -1,6 +1,17 @@
 import { Command, Option } from "clipanion";
-import { LeakError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
+import type { Finding } from "../../model/findings.js";
+import { resolveScanTargets, TargetError } from "../../model/targets.js";
+import {
+  exitCodeOf,
+  renderQuiet,
+  renderScanJson,
+  renderScanTable,
+  scanSummary,
+  scanView,
+} from "../../render/scan.js";
 import type { LeakContext } from "../context.js";
+import { getHelper, scanAndAnalyze, takeInventory } from "../scan-run.js";
 
 export class ScanCommand extends Command<LeakContext> {
   static override paths = [["scan"]];
@@ -34,6 +45,37 @@ export class ScanCommand extends Command<LeakContext> {
     if (this.format !== "table" && this.format !== "json") {
       throw new UsageError(`unknown --format "${this.format}": use table or json`);
     }
-    throw new LeakError("scan is not available in this build yet");
+    if (this.quiet && this.format === "json")
+      throw new UsageError("--quiet and --format json cannot be combined");
+    const ctx = this.context;
+    const docker = ctx.docker();
+    const inventory = await takeInventory(ctx, docker);
+    // Names are checked before anything runs on the daemon.
+    const selection = resolveScanTargets(this.targets, inventory);
+    const helper = await getHelper(ctx, docker, inventory);
+    const report = await scanAndAnalyze(ctx, docker, inventory, helper, this.deep);
+
+    let keep: (f: Finding) => boolean = () => true;
+    if (selection) {
+      const removedHit = new Set<string>();
+      keep = (f) => {
+        if (f.target.kind === "volume") return selection.volumeNames.has(f.target.name);
+        const id = f.target.id;
+        const prefix = selection.removedPrefixes.find((p) => id.startsWith(p));
+        if (prefix) removedHit.add(prefix);
+        return selection.containerIds.has(id) || prefix !== undefined;
+      };
+      report.findings.forEach(keep);
+      const unknown = selection.removedPrefixes.filter((p) => !removedHit.has(p));
+      if (unknown.length) throw new TargetError(`No such container or volume: ${unknown[0]}`);
+    }
+    const view = scanView(report, keep);
+    if (this.quiet) ctx.stdout.write(renderQuiet(view, this.noTrunc));
+    else if (this.format === "json") ctx.stdout.write(renderScanJson(view));
+    else if (view.findings.length)
+      ctx.stdout.write(renderScanTable(view, { noTrunc: this.noTrunc, color: ctx.color }));
+    for (const w of report.warnings) ctx.stderr.write(`${ctx.errColor.yellow("warning:")} ${w}\n`);
+    if (!this.quiet) ctx.stderr.write(`${scanSummary(view, ctx.errColor)}\n`);
+    return exitCodeOf(view);
   }
 }

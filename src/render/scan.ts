@@ -1,0 +1,176 @@
+/**
+ * The three renderings of a scan (table, JSON, quiet IDs) and the stderr summary, all from the
+ * same findings. The JSON schema is documented in README.md ("JSON output").
+ */
+import type { ChalkInstance } from "chalk";
+import { holderPhrase, shortId } from "../model/explain.js";
+import { type Finding, isLeak, type ScanReport, SEVERITIES, type Severity } from "../model/findings.js";
+import type { Target } from "../model/resources.js";
+import { type Column, renderTable, truncateEnd, truncateMiddle } from "./table.js";
+
+export const SCAN_SCHEMA_VERSION = 1;
+
+export interface ScanView {
+  report: ScanReport;
+  /** The findings to show (all, or those of the named targets), most urgent first, grouped by target. */
+  findings: Finding[];
+}
+
+export function targetKey(t: Target): string {
+  return t.kind === "volume" ? `volume:${t.name}` : `container:${t.id}`;
+}
+
+const severityRank = (s: Severity) => SEVERITIES.indexOf(s);
+
+export function scanView(report: ScanReport, keep: (f: Finding) => boolean = () => true): ScanView {
+  const findings = report.findings.filter(keep);
+  // Group by target; groups ordered by their most urgent finding, then by name.
+  const groups = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const key = targetKey(f.target);
+    groups.set(key, [...(groups.get(key) ?? []), f]);
+  }
+  const ordered = [...groups.values()]
+    .map((g) =>
+      g.sort(
+        (a, b) =>
+          severityRank(a.severity) - severityRank(b.severity) || a.holder.namespace - b.holder.namespace,
+      ),
+    )
+    .sort(
+      (a, b) =>
+        severityRank(a[0]!.severity) - severityRank(b[0]!.severity) ||
+        label(a[0]!.target).localeCompare(label(b[0]!.target)),
+    );
+  return { report, findings: ordered.flat() };
+}
+
+function label(t: Target): string {
+  return t.kind === "volume" ? t.name : (t.name ?? t.id);
+}
+
+export function exitCodeOf(view: ScanView): 0 | 3 {
+  return view.findings.some((f) => isLeak(f.severity)) ? 3 : 0;
+}
+
+export interface TableOptions {
+  noTrunc: boolean;
+  color: ChalkInstance;
+}
+
+function severityPaint(color: ChalkInstance, severity: Severity): (s: string) => string {
+  switch (severity) {
+    case "leaked":
+      return color.red.bold;
+    case "stale":
+      return color.yellow.bold;
+    case "pinned":
+      return color.magenta.bold;
+    case "captured":
+      return color.cyan;
+  }
+}
+
+function targetCell(t: Target, noTrunc: boolean): string {
+  if (t.kind === "volume") return `volume ${noTrunc ? t.name : truncateEnd(t.name, 30)}`;
+  const id = noTrunc ? t.id : shortId(t.id);
+  return t.name ? `${t.name} (${id})` : id;
+}
+
+function mountCell(f: Finding, noTrunc: boolean): string {
+  const where = f.mount?.mountPoint ?? f.resource.path;
+  return `${f.resource.kind} ${noTrunc ? where : truncateMiddle(where, 44)}`;
+}
+
+function pidsCell(pids: readonly number[], noTrunc: boolean): string {
+  if (noTrunc || pids.length <= 4) return pids.join(",");
+  return `${pids.slice(0, 3).join(",")},…(+${pids.length - 3})`;
+}
+
+export function renderScanTable(view: ScanView, opts: TableOptions): string {
+  const { noTrunc, color } = opts;
+  let previous = "";
+  const rows = view.findings.map((f) => {
+    const key = targetKey(f.target);
+    const first = key !== previous;
+    previous = key;
+    return { f, first };
+  });
+  type Row = (typeof rows)[number];
+  const columns: Column<Row>[] = [
+    { header: "TARGET", value: ({ f, first }) => (first ? targetCell(f.target, noTrunc) : "") },
+    { header: "STATE", value: ({ f, first }) => (first ? f.target.status : "") },
+    { header: "MOUNT", value: ({ f }) => mountCell(f, noTrunc) },
+    {
+      header: "SEVERITY",
+      value: ({ f }) => f.severity,
+      paint: (s, { f }) => severityPaint(color, f.severity)(s),
+    },
+    {
+      header: "HOLDER",
+      value: ({ f }) => (noTrunc ? holderPhrase(f.holder) : truncateEnd(holderPhrase(f.holder), 40)),
+    },
+    { header: "PIDS", value: ({ f }) => pidsCell(f.holder.pids, noTrunc) },
+    { header: "NAMESPACE", value: ({ f }) => `mnt:[${f.holder.namespace}]` },
+    { header: "CAUSE", value: ({ f }) => (noTrunc ? f.cause.full : f.cause.short) },
+  ];
+  return renderTable(columns, rows);
+}
+
+/** IDs of affected containers (short unless --no-trunc, like `docker ps -q`) and names of affected volumes. */
+export function renderQuiet(view: ScanView, noTrunc: boolean): string {
+  const seen = new Set<string>();
+  const lines: string[] = [];
+  for (const f of view.findings) {
+    const id = f.target.kind === "volume" ? f.target.name : noTrunc ? f.target.id : shortId(f.target.id);
+    if (!seen.has(id)) {
+      seen.add(id);
+      lines.push(id);
+    }
+  }
+  return lines.map((l) => `${l}\n`).join("");
+}
+
+export function scanJson(view: ScanView): object {
+  const { report } = view;
+  return {
+    schemaVersion: SCAN_SCHEMA_VERSION,
+    scannedAt: report.scannedAt,
+    daemon: report.daemon,
+    leaks: view.findings.some((f) => isLeak(f.severity)),
+    summary: countBySeverity(view.findings),
+    findings: view.findings,
+    detached: report.detached,
+    stats: report.stats,
+    skipped: report.skipped,
+    warnings: report.warnings,
+  };
+}
+
+export function renderScanJson(view: ScanView): string {
+  return `${JSON.stringify(scanJson(view), null, 2)}\n`;
+}
+
+function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {
+  const out = { leaked: 0, stale: 0, pinned: 0, captured: 0 } as Record<Severity, number>;
+  for (const f of findings) out[f.severity]++;
+  return out;
+}
+
+const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
+
+/** One line for stderr: what was found and what was looked at. */
+export function scanSummary(view: ScanView, color: ChalkInstance): string {
+  const { stats } = view.report;
+  const counts = countBySeverity(view.findings);
+  const targets = new Set(view.findings.map((f) => targetKey(f.target))).size;
+  const scanned = `${plural(stats.processes, "process", "processes")} in ${plural(stats.namespaces, "mount namespace")} scanned`;
+  const skipped = stats.skippedProcesses
+    ? `; ${plural(stats.skippedProcesses, "process", "processes")} could not be inspected`
+    : "";
+  if (view.findings.length === 0) return `${color.green("No leaked mounts")} (${scanned}${skipped})`;
+  const parts = SEVERITIES.filter((s) => counts[s] > 0).map((s) =>
+    severityPaint(color, s)(`${counts[s]} ${s}`),
+  );
+  return `${parts.join(", ")} across ${plural(targets, "target")} (${scanned}${skipped})`;
+}
