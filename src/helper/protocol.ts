@@ -171,14 +171,16 @@ class Fields {
 
   count(field: string): number {
     const v = this.obj[field];
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) this.fail(field, "must be a non-negative integer");
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0)
+      this.fail(field, "must be a non-negative integer");
     return v;
   }
 
   /** A namespace inode: a positive integer. */
   inode(field: string): number {
     const v = this.obj[field];
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) this.fail(field, "must be a positive integer");
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0)
+      this.fail(field, "must be a positive integer");
     return v;
   }
 
@@ -291,7 +293,8 @@ export function decodeRecord(line: string, lineNo?: number): HelperRecord {
       if (pids.length === 0) f.fail("pids", "must name at least one member");
       const readVia = mountinfo === null && !f.has("readVia") ? null : f.countOrNull("readVia");
       if (mountinfo !== null && readVia === null) f.fail("readVia", "must be a PID when mountinfo was read");
-      if (readVia !== null && !pids.includes(readVia)) f.fail("readVia", `must be one of "pids" (${readVia} is not)`);
+      if (readVia !== null && !pids.includes(readVia))
+        f.fail("readVia", `must be one of "pids" (${readVia} is not)`);
       const record: NamespaceRecord = { type, mntns: f.inode("mntns"), pids, readVia, mountinfo };
       if (mountinfo === null) {
         record.errno = f.nonEmptyString("errno");
@@ -319,7 +322,8 @@ export function decodeRecord(line: string, lineNo?: number): HelperRecord {
       };
     }
     case "summary":
-      if (f.has("orders")) return { type, orders: f.count("orders"), ok: f.count("ok"), failed: f.count("failed") };
+      if (f.has("orders"))
+        return { type, orders: f.count("orders"), ok: f.count("ok"), failed: f.count("failed") };
       return {
         type,
         processes: f.count("processes"),
@@ -329,15 +333,27 @@ export function decodeRecord(line: string, lineNo?: number): HelperRecord {
       };
     case "result": {
       const ok = f.boolean("ok");
-      if (ok) return { type, pid: f.count("pid"), mountId: f.count("mountId"), mountPoint: f.string("mountPoint"), ok };
+      if (ok)
+        return {
+          type,
+          pid: f.count("pid"),
+          mountId: f.count("mountId"),
+          mountPoint: f.string("mountPoint"),
+          ok,
+        };
       const stage = f.oneOf("stage", UMOUNT_STAGES);
       const lenient = stage === "parse";
       return {
         type,
         pid: lenient && !f.has("pid") ? null : lenient ? f.countOrNull("pid") : f.count("pid"),
-        mountId: lenient && !f.has("mountId") ? null : lenient ? f.countOrNull("mountId") : f.count("mountId"),
+        mountId:
+          lenient && !f.has("mountId") ? null : lenient ? f.countOrNull("mountId") : f.count("mountId"),
         mountPoint:
-          lenient && !f.has("mountPoint") ? null : lenient ? f.stringOrNull("mountPoint") : f.string("mountPoint"),
+          lenient && !f.has("mountPoint")
+            ? null
+            : lenient
+              ? f.stringOrNull("mountPoint")
+              : f.string("mountPoint"),
         ok,
         stage,
         errno: f.nonEmptyString("errno"),
@@ -389,7 +405,9 @@ export async function* splitLines(chunks: AsyncIterable<Uint8Array | string>): A
 }
 
 /** Decodes every line of a stream. */
-export async function* decodeRecords(chunks: AsyncIterable<Uint8Array | string>): AsyncGenerator<HelperRecord> {
+export async function* decodeRecords(
+  chunks: AsyncIterable<Uint8Array | string>,
+): AsyncGenerator<HelperRecord> {
   for await (const { line, lineNo } of splitLines(chunks)) yield decodeRecord(line, lineNo);
 }
 
@@ -467,7 +485,9 @@ export function collectScan(records: Iterable<HelperRecord>): HelperScan {
   ).find(([key, got]) => summary[key] !== got);
   if (mismatch) {
     const [key, got] = mismatch;
-    throw new ProtocolError(`helper output incomplete: the summary counts ${summary[key]} ${key} but ${got} arrived`);
+    throw new ProtocolError(
+      `helper output incomplete: the summary counts ${summary[key]} ${key} but ${got} arrived`,
+    );
   }
   return { self, processes, namespaces, pinned, skipped, summary };
 }

@@ -66,6 +66,14 @@ export interface ContainerInfo {
   volumesFrom: string[];
   /** Container labels (compose, kubernetes …) */
   labels: Record<string, string>;
+  /**
+   * .HostsPath, .ResolvConfPath, .HostnamePath (optional; "" or absent when unknown). With
+   * `--network container:X` they point into X's directory, so the leak model accepts those
+   * binds of X's files in this container's namespace.
+   */
+  hostsPath?: string;
+  resolvConfPath?: string;
+  hostnamePath?: string;
   /** Config.Hostname etc. are not needed */
 }
 

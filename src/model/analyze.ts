@@ -1,0 +1,575 @@
+/**
+ * The leak model: from the daemon's inventory and one helper scan to a ScanReport. Pure code:
+ * no I/O, no clock (pass `now`), no daemon.
+ *
+ * 1. Resources (resources.ts). Each mountinfo line of each namespace is a resource of a
+ *    container, of a volume, or of nobody:
+ *    - rootfs: overlay whose `upperdir=` is a container's GraphDriver UpperDir; a mount at its
+ *      MergedDir (fuse-overlayfs, zfs Mountpoint); devicemapper `<root>/devicemapper/mnt/<hash>`
+ *      (hash = the end of DeviceName) or source `/dev/mapper/<DeviceName>`;
+ *    - shm: `<root>/containers/<id>/mounts/shm` or the old `<root>/containers/<id>/shm` (other
+ *      `mounts/*` tmpfs, e.g. swarm secrets, are "container-mount"); the ID comes from the path;
+ *    - container-file: a bind whose mountinfo *root* is a file under `<root>/containers/<id>/`;
+ *    - netns: an nsfs mount at `…/netns/<id>` where <id> ends a container's SandboxKey;
+ *    - volume: a mount at a volume's Mountpoint, or a bind whose root is its `_data`;
+ *    - volume-submount: anything mounted below a volume's `_data`.
+ *    Paths match as suffixes (a copy seen under a bind, /rootfs/var/lib/docker/…) and /var/run
+ *    equals /run. A line not identified by its paths is identified by its device number when
+ *    another line with root "/" of the same filesystem was (a shm bound at /dev/shm, a tmpfs
+ *    volume at /data).
+ * 2. The daemon's namespace (daemon.ts): the dockerd whose --data-root/-g (default
+ *    /var/lib/docker) is DockerRootDir, else the only dockerd, else the namespace in which
+ *    running containers' resources are mounted at their own paths as shared, else PID 1's.
+ *    The helper's own namespace (self record) never holds anything, unless it is the daemon's
+ *    (a helper run by hand on the host).
+ * 3. Legitimate presence — no finding:
+ *    a. the daemon's namespace while the owner is running, paused or restarting (a volume's own
+ *       mount there is Docker's business and never a finding);
+ *    b. a namespace whose root process belongs (cgroup) to the running owner container itself;
+ *    c. `--ipc container:X` (by name, ID or ID prefix) holding X's shm; `--network container:X`
+ *       (or HostsPath/ResolvConfPath/HostnamePath in X's directory) holding X's files;
+ *    d. a container that declares the volume (a mount naming it, a bind of its _data) or gets
+ *       it through --volumes-from (followed transitively);
+ *    e. a copy that follows the daemon's unmounts: `master:N` (slave) or `shared:N` (peer) where
+ *       the daemon's namespace has `shared:N`. Docker binds its root (or a parent) rslave by
+ *       default, so those containers are this case.
+ *    Everything else is a finding.
+ * 4. Severity: in the daemon's namespace, a mount of a container that is not running is
+ *    `stale`, and so is anything mounted below a volume's _data (docker volume rm fails with
+ *    EBUSY). Elsewhere a copy is `captured` while the owner runs (a volume: while a running
+ *    container uses it) and `leaked` once it is stopped, dead, created, removing or removed
+ *    (a volume: unused). With `deep`, a pinned file whose mount ID and device appear in no
+ *    scanned mountinfo and whose path lies in a container's or volume's paths is `pinned`;
+ *    other pinned files cannot be tied to Docker (a detached mount reports paths relative to
+ *    itself) and are listed in `detached`, not as findings.
+ * 5. Holders (holders.ts): per holding namespace all its PIDs, and the owner of its root
+ *    process (the member whose parent is outside it) from cgroups: a container of this daemon
+ *    (ID, name, image), a container of another runtime, a Kubernetes pod (UID, and namespace
+ *    and name from the io.kubernetes.pod.* labels when the container is ours), a systemd unit,
+ *    or a plain host process. Pinned files are held by the processes that pin them.
+ * 6. Cause and cure (explain.ts) per finding, short for the table and full for JSON.
+ */
+import type { HelperScan, NamespaceRecord, PinnedRecord, ProcessRecord } from "../helper/protocol.js";
+import { type DaemonLocation, locateDaemon, type NamespaceMountStats } from "./daemon.js";
+import { type ExplainContext, explain } from "./explain.js";
+import {
+  type DetachedFile,
+  type Finding,
+  type MountRef,
+  type PinnedFile,
+  type ScanReport,
+  SEVERITIES,
+  type Severity,
+  type SkippedProcess,
+  type UnmountOrder,
+} from "./findings.js";
+import { type Holder, HolderAttribution } from "./holders.js";
+import type { ContainerInfo, Inventory } from "./inventory.js";
+import {
+  type MountinfoEntry,
+  MountinfoSyntaxError,
+  parseMountinfoLine,
+  propagationMode,
+} from "./mountinfo.js";
+import {
+  isActive,
+  isVolumeResource,
+  isWholeFilesystem,
+  normalizeHostPath,
+  type Resource,
+  ResourceIndex,
+  type Target,
+} from "./resources.js";
+
+export interface AnalyzeInput {
+  inventory: Inventory;
+  scan: HelperScan;
+  /** Whether pinned records are analysed (`--deep`) */
+  deep?: boolean;
+  /** Clock of the caller; only used to stamp the report */
+  now?: Date;
+}
+
+interface ScannedMount {
+  entry: MountinfoEntry;
+  resource: Resource | null;
+  depth: number;
+}
+
+interface ScannedNamespace {
+  record: NamespaceRecord;
+  mounts: ScannedMount[];
+}
+
+/** Skipped records about these files mean the process itself could not be inspected. */
+const PROCESS_LEVEL_SKIPS = new Set(["stat", "cmdline", "ns/mnt", "root", "cgroup", "comm", "status"]);
+
+export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): ScanReport {
+  const index = new ResourceIndex(inventory);
+  const warnings: string[] = [];
+  const processes = new Map<number, ProcessRecord>(scan.processes.map((p) => [p.pid, p]));
+  const namespaces = scan.namespaces.map((record) => scanNamespace(record, index, warnings));
+  identifyByDevice(namespaces);
+
+  const daemon = locateDaemon(inventory, scan.processes, mountStats(namespaces, index));
+  if (daemon.foundBy === "mounts" || daemon.foundBy === "pid1" || daemon.foundBy === "none") {
+    warnings.push(
+      daemon.foundBy === "none"
+        ? "the Docker daemon's mount namespace could not be identified; its own mounts may be reported as held"
+        : `no dockerd process serving ${index.rootDir} was found; took mount namespace ${daemon.namespace} ` +
+            `(${daemon.foundBy === "mounts" ? "where running containers' mounts are shared" : "of PID 1"}) as the daemon's`,
+    );
+  }
+  const daemonNs = namespaces.find((ns) => ns.record.mntns === daemon.namespace);
+  const daemonPeerGroups = new Set(
+    (daemonNs?.mounts ?? []).map((m) => m.entry.propagation.shared).filter((g): g is number => g !== null),
+  );
+  const holders = new HolderAttribution(index, processes, inventory.containers);
+  const volumes = new VolumeUsage(index, inventory.containers);
+
+  const findings: Finding[] = [];
+  for (const ns of namespaces) {
+    const isDaemon = ns.record.mntns === daemon.namespace;
+    // The helper's own namespace holds nothing (unless the helper runs in the daemon's).
+    if (ns.record.mntns === scan.self.mntns && !isDaemon) continue;
+    let holder: Holder | undefined;
+    for (const mount of ns.mounts) {
+      const resource = mount.resource;
+      if (!resource) continue;
+      holder ??= holders.ofNamespace(ns.record.mntns, ns.record.pids, daemon);
+      const severity = isDaemon
+        ? daemonSeverity(resource, index)
+        : foreignSeverity(resource, mount.entry, holder, index, volumes, daemonPeerGroups);
+      if (!severity) continue;
+      const target = targetOf(resource, index, volumes);
+      const mountRef = toMountRef(mount);
+      const readVia = ns.record.readVia;
+      const unmount: UnmountOrder | null =
+        readVia === null
+          ? null
+          : { pid: readVia, mountId: mountRef.mountId, mountPoint: mountRef.mountPointRaw };
+      findings.push(
+        finding({
+          severity,
+          target,
+          resource,
+          holder,
+          mount: mountRef,
+          pinned: [],
+          daemon,
+          index,
+          volumes,
+          unmount,
+        }),
+      );
+    }
+  }
+
+  const detached: DetachedFile[] = [];
+  if (deep) analyzePinned(scan, namespaces, index, holders, volumes, daemon, processes, findings, detached);
+
+  findings.sort(compareFindings);
+  const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
+  for (const f of findings) bySeverity[f.severity]++;
+  const skipped: SkippedProcess[] = scan.skipped.map(({ pid, comm, what, errno, message }) => ({
+    pid,
+    comm,
+    what,
+    errno,
+    message,
+  }));
+  const skippedProcesses = new Set(
+    scan.skipped.filter((s) => !processes.has(s.pid) || PROCESS_LEVEL_SKIPS.has(s.what)).map((s) => s.pid),
+  );
+  const notDeepChecked = new Set(
+    scan.skipped.filter((s) => processes.has(s.pid) && !PROCESS_LEVEL_SKIPS.has(s.what)).map((s) => s.pid),
+  );
+  const unreadable = scan.namespaces.filter((ns) => ns.mountinfo === null);
+  for (const ns of unreadable) {
+    warnings.push(
+      `mount namespace ${ns.mntns} (PIDs ${ns.pids.join(", ")}) could not be read: ${ns.errno ?? "?"} ${ns.message ?? ""}`.trim(),
+    );
+  }
+
+  return {
+    scannedAt: now ? now.toISOString() : null,
+    daemon: {
+      rootDir: index.rootDir,
+      execRoot: daemon.execRoot,
+      namespace: daemon.namespace,
+      pid: daemon.pid,
+      foundBy: daemon.foundBy,
+    },
+    findings,
+    detached,
+    stats: {
+      processes: scan.processes.length,
+      namespaces: scan.namespaces.length,
+      namespacesUnreadable: unreadable.length,
+      skippedProcesses: skippedProcesses.size,
+      notDeepChecked: notDeepChecked.size,
+      pinnedRecords: scan.pinned.length,
+      bySeverity,
+    },
+    skipped,
+    warnings,
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// Namespaces and resources
+
+function scanNamespace(record: NamespaceRecord, index: ResourceIndex, warnings: string[]): ScannedNamespace {
+  const entries: MountinfoEntry[] = [];
+  for (const line of record.mountinfo ?? []) {
+    try {
+      entries.push(parseMountinfoLine(line));
+    } catch (e) {
+      if (!(e instanceof MountinfoSyntaxError)) throw e;
+      warnings.push(`mount namespace ${record.mntns}: ${e.message}`);
+    }
+  }
+  const byId = new Map(entries.map((e) => [e.mountId, e]));
+  const depthOf = (e: MountinfoEntry): number => {
+    let depth = 0;
+    const seen = new Set<number>([e.mountId]);
+    for (let p = byId.get(e.parentId); p && !seen.has(p.mountId); p = byId.get(p.parentId)) {
+      seen.add(p.mountId);
+      depth++;
+    }
+    return depth;
+  };
+  return {
+    record,
+    mounts: entries.map((entry) => ({ entry, resource: index.identify(entry), depth: depthOf(entry) })),
+  };
+}
+
+/**
+ * A bind of a whole-filesystem resource elsewhere (a shm at /dev/shm, a tmpfs volume at /data)
+ * shows none of the daemon's paths; the device number of an identified line with root "/"
+ * names it.
+ */
+function identifyByDevice(namespaces: ScannedNamespace[]): void {
+  const byDevice = new Map<string, Resource>();
+  for (const ns of namespaces) {
+    for (const m of ns.mounts) {
+      if (
+        m.resource &&
+        m.resource.kind !== "volume-submount" &&
+        isWholeFilesystem(m.entry) &&
+        !byDevice.has(m.entry.dev)
+      )
+        byDevice.set(m.entry.dev, m.resource);
+    }
+  }
+  for (const ns of namespaces) {
+    for (const m of ns.mounts) {
+      if (!m.resource && m.entry.fstype !== "nsfs") m.resource = byDevice.get(m.entry.dev) ?? null;
+    }
+  }
+}
+
+/** For locateDaemon's fallback: running containers' resources at their own paths, per namespace. */
+function mountStats(namespaces: readonly ScannedNamespace[], index: ResourceIndex): NamespaceMountStats[] {
+  return namespaces.map((ns) => {
+    let active = 0;
+    let sharedActive = 0;
+    for (const m of ns.mounts) {
+      const r = m.resource;
+      if (!r || !("containerId" in r) || r.kind === "container-file") continue;
+      const c = index.container(r.containerId);
+      if (!c || !isActive(c.status) || normalizeHostPath(m.entry.mountPoint) !== r.path) continue;
+      active++;
+      if (m.entry.propagation.shared !== null) sharedActive++;
+    }
+    return { mntns: ns.record.mntns, active, sharedActive };
+  });
+}
+
+// ------------------------------------------------------------------------------------------
+// Legitimacy and severity
+
+function daemonSeverity(resource: Resource, index: ResourceIndex): Severity | null {
+  if (isVolumeResource(resource)) return resource.kind === "volume-submount" ? "stale" : null;
+  const c = index.container(resource.containerId);
+  return c && isActive(c.status) ? null : "stale";
+}
+
+function foreignSeverity(
+  resource: Resource,
+  entry: MountinfoEntry,
+  holder: Holder,
+  index: ResourceIndex,
+  volumes: VolumeUsage,
+  daemonPeerGroups: ReadonlySet<number>,
+): Severity | null {
+  // (e) the copy follows the daemon's unmounts
+  const { master, shared } = entry.propagation;
+  if ((master !== null && daemonPeerGroups.has(master)) || (shared !== null && daemonPeerGroups.has(shared)))
+    return null;
+
+  const owner = holder.owner;
+  const holderContainer = owner.kind === "container" && owner.known ? index.container(owner.id) : undefined;
+  if (isVolumeResource(resource)) {
+    // (d) declared by the holder
+    if (holderContainer && volumes.declares(holderContainer, resource.volumeName)) return null;
+    return volumes.inUse(resource.volumeName) ? "captured" : "leaked";
+  }
+  const target = index.container(resource.containerId);
+  const active = target !== undefined && isActive(target.status);
+  if (holderContainer) {
+    // (b) the owner's own namespaces, while it runs
+    if (holderContainer.id === resource.containerId && active) return null;
+    // (c) --ipc container:X, --network container:X
+    if (sharesWith(holderContainer, resource, index)) return null;
+  }
+  return active ? "captured" : "leaked";
+}
+
+function sharesWith(holder: ContainerInfo, resource: Resource, index: ResourceIndex): boolean {
+  if (!("containerId" in resource)) return false;
+  const refersTo = (mode: string): boolean =>
+    mode.startsWith("container:") &&
+    index.resolveContainer(mode.slice("container:".length))?.id === resource.containerId;
+  if (resource.kind === "shm" && refersTo(holder.ipcMode)) return true;
+  if (resource.kind === "container-file") {
+    if (refersTo(holder.networkMode)) return true;
+    const dir = `${index.containerDir(resource.containerId)}/`;
+    return [holder.hostsPath, holder.resolvConfPath, holder.hostnamePath].some(
+      (p) => p !== undefined && p !== "" && normalizeHostPath(p).startsWith(dir),
+    );
+  }
+  return false;
+}
+
+/** Which containers use which volume: declared mounts, binds of _data, --volumes-from. */
+class VolumeUsage {
+  constructor(
+    private readonly index: ResourceIndex,
+    private readonly containers: readonly ContainerInfo[],
+  ) {}
+
+  declares(c: ContainerInfo, volume: string, seen = new Set<string>()): boolean {
+    if (seen.has(c.id)) return false;
+    seen.add(c.id);
+    const data = this.index.volumePath(volume);
+    if (
+      c.mounts.some((m) => m.name === volume || (m.type === "bind" && normalizeHostPath(m.source) === data))
+    )
+      return true;
+    return c.volumesFrom.some((ref) => {
+      const from = this.index.resolveContainer(ref.replace(/:(ro|rw)$/, ""));
+      return from !== undefined && this.declares(from, volume, seen);
+    });
+  }
+
+  users(volume: string): ContainerInfo[] {
+    return this.containers.filter((c) => this.declares(c, volume));
+  }
+
+  inUse(volume: string): boolean {
+    return this.users(volume).some((c) => isActive(c.status));
+  }
+
+  /** Containers binding the volume with shared propagation (they propagate mounts back). */
+  sharedBinders(volume: string): string[] {
+    const data = this.index.volumePath(volume);
+    return this.containers
+      .filter((c) =>
+        c.mounts.some(
+          (m) =>
+            (m.name === volume || normalizeHostPath(m.source) === data) &&
+            (m.propagation === "rshared" || m.propagation === "shared"),
+        ),
+      )
+      .map((c) => c.name || c.id);
+  }
+}
+
+function targetOf(resource: Resource, index: ResourceIndex, volumes: VolumeUsage): Target {
+  if ("containerId" in resource) return index.containerTarget(resource.containerId);
+  const v = index.volume(resource.volumeName);
+  if (!v) return { kind: "volume", name: resource.volumeName, driver: null, status: "removed" };
+  return {
+    kind: "volume",
+    name: v.name,
+    driver: v.driver || null,
+    status: volumes.inUse(v.name) ? "in-use" : "unused",
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// Findings
+
+function toMountRef(m: ScannedMount): MountRef {
+  const e = m.entry;
+  return {
+    mountId: e.mountId,
+    parentId: e.parentId,
+    mountPoint: e.mountPoint,
+    mountPointRaw: e.mountPointRaw,
+    root: e.root,
+    fstype: e.fstype,
+    source: e.source,
+    dev: e.dev,
+    propagation: propagationMode(e.propagation),
+    peerGroup: e.propagation.shared,
+    masterGroup: e.propagation.master,
+    depth: m.depth,
+  };
+}
+
+function finding(args: {
+  severity: Severity;
+  target: Target;
+  resource: Resource;
+  holder: Holder;
+  mount: MountRef | null;
+  pinned: PinnedFile[];
+  daemon: DaemonLocation;
+  index: ResourceIndex;
+  volumes: VolumeUsage;
+  unmount: UnmountOrder | null;
+}): Finding {
+  const { severity, target, resource, holder, mount, pinned, daemon, index, volumes, unmount } = args;
+  const ctx: ExplainContext = {
+    severity,
+    target,
+    resource,
+    holder,
+    mount,
+    pinned,
+    daemon,
+    sharedBinders: "volumeName" in resource ? volumes.sharedBinders(resource.volumeName) : [],
+    exposingBind: exposingBind(holder, resource, index),
+  };
+  const { cause, cure } = explain(ctx);
+  return { severity, target, resource, holder, mount, pinned, cause, cure, unmount };
+}
+
+/** The holder container's bind whose source contains the resource's host path. */
+function exposingBind(
+  holder: Holder,
+  resource: Resource,
+  index: ResourceIndex,
+): ExplainContext["exposingBind"] {
+  const o = holder.owner;
+  if (o.kind !== "container" || !o.known) return null;
+  const c = index.container(o.id);
+  if (!c) return null;
+  const within = (src: string): boolean => {
+    const s = normalizeHostPath(src);
+    return s === "/" || resource.path === s || resource.path.startsWith(`${s}/`);
+  };
+  const bind = c.mounts
+    .filter((m) => m.type === "bind" && within(m.source))
+    .sort((a, b) => b.source.length - a.source.length)[0];
+  return bind ? { source: bind.source, destination: bind.destination, propagation: bind.propagation } : null;
+}
+
+const KIND_ORDER = { container: 0, volume: 1 } as const;
+
+function compareFindings(a: Finding, b: Finding): number {
+  const ta = a.target;
+  const tb = b.target;
+  const key = (t: Target): string => (t.kind === "volume" ? t.name : (t.name ?? t.id));
+  return (
+    KIND_ORDER[ta.kind] - KIND_ORDER[tb.kind] ||
+    key(ta).localeCompare(key(tb)) ||
+    SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) ||
+    a.holder.namespace - b.holder.namespace ||
+    (b.mount?.depth ?? 0) - (a.mount?.depth ?? 0) ||
+    (a.mount?.mountId ?? 0) - (b.mount?.mountId ?? 0)
+  );
+}
+
+/**
+ * Unmount orders for findings, deepest mount first within each namespace (a mount stacked on or
+ * below another must go first), findings without a mount (pinned) left out.
+ */
+export function unmountOrders(findings: readonly Finding[]): UnmountOrder[] {
+  return findings
+    .filter(
+      (f): f is Finding & { unmount: UnmountOrder; mount: MountRef } =>
+        f.unmount !== null && f.mount !== null,
+    )
+    .sort(
+      (a, b) =>
+        a.holder.namespace - b.holder.namespace ||
+        b.mount.depth - a.mount.depth ||
+        b.mount.mountId - a.mount.mountId,
+    )
+    .map((f) => f.unmount);
+}
+
+// ------------------------------------------------------------------------------------------
+// Pinned files (--deep)
+
+/** Files whose mounts are kernel-internal and never appear in any mountinfo. */
+function isPseudoFile(path: string): boolean {
+  return (
+    !path.startsWith("/") ||
+    /^\/(memfd:|dmabuf:|SYSV|\[)/.test(path) ||
+    path === "/dev/zero (deleted)" ||
+    path.startsWith("/anon_hugepage")
+  );
+}
+
+function analyzePinned(
+  scan: HelperScan,
+  namespaces: readonly ScannedNamespace[],
+  index: ResourceIndex,
+  holders: HolderAttribution,
+  volumes: VolumeUsage,
+  daemon: DaemonLocation,
+  processes: ReadonlyMap<number, ProcessRecord>,
+  findings: Finding[],
+  detached: DetachedFile[],
+): void {
+  const mountIds = new Set<number>();
+  const devices = new Set<string>();
+  for (const ns of namespaces) {
+    for (const m of ns.mounts) {
+      mountIds.add(m.entry.mountId);
+      devices.add(m.entry.dev);
+    }
+  }
+  const groups = new Map<string, { resource: Resource; mntns: number; records: PinnedRecord[] }>();
+  for (const p of scan.pinned) {
+    if (p.pid === scan.self.pid || (p.mntns === scan.self.mntns && p.mntns !== daemon.namespace)) continue;
+    if (isPseudoFile(p.path)) continue;
+    // Still attached somewhere we can see: the mountinfo analysis covers it.
+    if (mountIds.has(p.mountId) || devices.has(p.dev)) continue;
+    const resource = index.identifyPath(p.path.replace(/ \(deleted\)$/, ""));
+    if (!resource) {
+      detached.push({ ...pinnedFile(p), mntns: p.mntns, comm: processes.get(p.pid)?.comm ?? null });
+      continue;
+    }
+    const key = `${p.mntns}\0${"containerId" in resource ? resource.containerId : resource.volumeName}\0${resource.kind}\0${p.dev}`;
+    const group = groups.get(key) ?? { resource, mntns: p.mntns, records: [] };
+    group.records.push(p);
+    groups.set(key, group);
+  }
+  for (const { resource, mntns, records } of groups.values()) {
+    const holder = holders.ofProcesses(mntns, [...new Set(records.map((r) => r.pid))]);
+    findings.push(
+      finding({
+        severity: "pinned",
+        target: targetOf(resource, index, volumes),
+        resource,
+        holder,
+        mount: null,
+        pinned: records.map(pinnedFile),
+        daemon,
+        index,
+        volumes,
+        unmount: null,
+      }),
+    );
+  }
+}
+
+function pinnedFile(p: PinnedRecord): PinnedFile {
+  return { pid: p.pid, kind: p.kind, fd: p.fd, mountId: p.mountId, dev: p.dev, ino: p.ino, path: p.path };
+}

@@ -1,0 +1,195 @@
+/**
+ * Who holds a mount namespace (or a pinned file): its processes, and the owner of its root
+ * process as told by cgroups — a container (ID, name, image), a Kubernetes pod, a systemd unit,
+ * or a plain host process.
+ */
+import type { ProcessRecord } from "../helper/protocol.js";
+import { type ContainerRuntime, ownerFromCgroup } from "./cgroup.js";
+import type { ContainerInfo } from "./inventory.js";
+import type { ResourceIndex } from "./resources.js";
+
+export interface HolderProcess {
+  pid: number;
+  ppid: number;
+  comm: string;
+  cmdline: string[];
+}
+
+export type HolderOwner =
+  /** the Docker daemon's own namespace (stale mounts) */
+  | { kind: "daemon"; pid: number | null }
+  | {
+      kind: "container";
+      id: string;
+      name: string | null;
+      image: string | null;
+      /** false: not a container of this daemon (another runtime, or another dockerd) */
+      known: boolean;
+      runtime: ContainerRuntime;
+      /**
+       * true when this is the namespace the container started with; false when a process
+       * inside the container made a namespace of its own (unshare); null when unknown
+       */
+      mainNamespace: boolean | null;
+    }
+  | {
+      kind: "pod";
+      uid: string;
+      /** from the io.kubernetes.pod.* labels of a container of this daemon, when there is one */
+      namespace: string | null;
+      name: string | null;
+      containerId: string | null;
+      containerName: string | null;
+      runtime: ContainerRuntime;
+    }
+  | { kind: "unit"; unit: string; manager: "system" | "user" }
+  | { kind: "process" };
+
+export interface Holder {
+  /** Inode of the holding mount namespace */
+  namespace: number;
+  /**
+   * Every PID in the namespace; for the daemon's namespace only dockerd's (all host processes
+   * share it); for pinned files the PIDs that pin
+   */
+  pids: number[];
+  /** The namespace's root process (its parent is outside it), whose cgroup names the owner */
+  leader: HolderProcess | null;
+  owner: HolderOwner;
+}
+
+const POD_UID = "io.kubernetes.pod.uid";
+const POD_NAME = "io.kubernetes.pod.name";
+const POD_NAMESPACE = "io.kubernetes.pod.namespace";
+const CONTAINER_NAME = "io.kubernetes.container.name";
+
+/**
+ * The member whose parent is not a member (the process that made or entered the namespace);
+ * the lowest such PID when there are several.
+ */
+export function namespaceLeader(
+  pids: readonly number[],
+  processes: ReadonlyMap<number, ProcessRecord>,
+): ProcessRecord | null {
+  const members = pids.map((pid) => processes.get(pid)).filter((p): p is ProcessRecord => p !== undefined);
+  const memberPids = new Set(members.map((p) => p.pid));
+  const roots = members.filter((p) => !memberPids.has(p.ppid));
+  const pick = (list: ProcessRecord[]) =>
+    list.reduce<ProcessRecord | null>((a, p) => (a === null || p.pid < a.pid ? p : a), null);
+  return pick(roots) ?? pick(members);
+}
+
+export class HolderAttribution {
+  private readonly mainNamespaceOf = new Map<string, number>();
+  private readonly podsByUid = new Map<string, ContainerInfo>();
+
+  constructor(
+    private readonly index: ResourceIndex,
+    private readonly processes: ReadonlyMap<number, ProcessRecord>,
+    containers: readonly ContainerInfo[],
+  ) {
+    for (const c of containers) {
+      const init = c.pid > 0 ? processes.get(c.pid) : undefined;
+      if (init) this.mainNamespaceOf.set(c.id, init.mntns);
+      const uid = c.labels[POD_UID];
+      if (uid && !this.podsByUid.has(uid)) this.podsByUid.set(uid, c);
+    }
+  }
+
+  /** The holder of a namespace, by its root process. */
+  ofNamespace(
+    mntns: number,
+    pids: readonly number[],
+    daemon: { namespace: number | null; pid: number | null },
+  ): Holder {
+    const leader = namespaceLeader(pids, this.processes);
+    if (daemon.namespace === mntns) {
+      // Every host process shares the daemon's namespace; naming dockerd is what helps.
+      const dockerd = daemon.pid === null ? undefined : this.processes.get(daemon.pid);
+      return {
+        namespace: mntns,
+        pids: daemon.pid === null ? [...pids].sort((a, b) => a - b) : [daemon.pid],
+        leader: dockerd ? toHolderProcess(dockerd) : leader && toHolderProcess(leader),
+        owner: { kind: "daemon", pid: daemon.pid },
+      };
+    }
+    return {
+      namespace: mntns,
+      pids: [...pids].sort((a, b) => a - b),
+      leader: leader && toHolderProcess(leader),
+      owner: this.ownerOf(leader, mntns),
+    };
+  }
+
+  /** The holder of pinned files: the pinning processes themselves, not their whole namespace. */
+  ofProcesses(mntns: number, pids: readonly number[]): Holder {
+    const leader = namespaceLeader(pids, this.processes);
+    return {
+      namespace: mntns,
+      pids: [...pids].sort((a, b) => a - b),
+      leader: leader && toHolderProcess(leader),
+      owner: this.ownerOf(leader, mntns),
+    };
+  }
+
+  private ownerOf(leader: ProcessRecord | null, mntns: number): HolderOwner {
+    if (!leader) return { kind: "process" };
+    const cg = ownerFromCgroup(leader.cgroup);
+    switch (cg.kind) {
+      case "container": {
+        const known = cg.containerIds.map((id) => this.index.container(id)).find((c) => c !== undefined);
+        const podUid = cg.podUid ?? known?.labels[POD_UID] ?? null;
+        if (podUid !== null) return this.pod(podUid, known ?? null, known?.id ?? cg.containerId, cg.runtime);
+        if (known) {
+          const main = this.mainNamespaceOf.get(known.id);
+          return {
+            kind: "container",
+            id: known.id,
+            name: known.name,
+            image: known.image || null,
+            known: true,
+            runtime: "docker",
+            mainNamespace: main === undefined ? null : main === mntns,
+          };
+        }
+        return {
+          kind: "container",
+          id: cg.containerId,
+          name: null,
+          image: null,
+          known: false,
+          runtime: cg.runtime,
+          mainNamespace: null,
+        };
+      }
+      case "pod":
+        return this.pod(cg.podUid, null, null, "unknown");
+      case "unit":
+        return { kind: "unit", unit: cg.unit, manager: cg.manager };
+      case "none":
+        return { kind: "process" };
+    }
+  }
+
+  private pod(
+    uid: string,
+    container: ContainerInfo | null,
+    containerId: string | null,
+    runtime: ContainerRuntime,
+  ): HolderOwner {
+    const labelled = container?.labels[POD_UID] === uid ? container : this.podsByUid.get(uid);
+    return {
+      kind: "pod",
+      uid,
+      namespace: labelled?.labels[POD_NAMESPACE] ?? null,
+      name: labelled?.labels[POD_NAME] ?? null,
+      containerId,
+      containerName: container?.labels[CONTAINER_NAME] ?? null,
+      runtime: container ? "docker" : runtime,
+    };
+  }
+}
+
+function toHolderProcess(p: ProcessRecord): HolderProcess {
+  return { pid: p.pid, ppid: p.ppid, comm: p.comm, cmdline: p.cmdline };
+}
