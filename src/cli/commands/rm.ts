@@ -1,13 +1,17 @@
 import { Command, Option } from "clipanion";
-import { LeakError } from "../../errors.js";
+import { ExitCode } from "../../errors.js";
+import { resolveContainer } from "../../model/targets.js";
 import type { LeakContext } from "../context.js";
+import { Removal, type RemovalTarget } from "../removal.js";
+import { reportOutcomes } from "../removal-report.js";
+import { getHelper, takeInventory } from "../scan-run.js";
 
 export class RmCommand extends Command<LeakContext> {
   static override paths = [["rm"]];
   static override usage = Command.Usage({
     description: "Remove containers, releasing their leaked mounts first",
     details: `
-      Like \`docker rm\`, for containers whose removal fails with "device or resource busy" or whose mounts are held in other mount namespaces. With --force-unmount, exactly the container's leaked mounts are unmounted inside the holders' namespaces, the container is removed, and a re-scan proves nothing of it is left.
+      Like \`docker rm\`, for containers whose removal fails with "device or resource busy" or whose mounts are held in other mount namespaces. Without --force-unmount, a container whose mounts are held elsewhere is left alone and the holders are named. With --force-unmount, exactly the container's leaked mounts are unmounted inside the holders' namespaces, the container is removed, and a re-scan proves nothing of it is left.
 
       Exit status: 0 when every container was removed clean, 3 when some could not be cleared, 1 on error.
     `,
@@ -33,6 +37,39 @@ export class RmCommand extends Command<LeakContext> {
   containers = Option.Rest({ name: "CONTAINER", required: 1 });
 
   override async execute(): Promise<number> {
-    throw new LeakError("rm is not available in this build yet");
+    const ctx = this.context;
+    const docker = ctx.docker();
+    const inventory = await takeInventory(ctx, docker);
+    // Every name resolves before anything changes.
+    const resolved = this.containers.map((arg) => ({ arg, c: resolveContainer(arg, inventory.containers) }));
+    let failed = false;
+    const targets: RemovalTarget[] = [];
+    for (const { arg, c } of resolved) {
+      const running = c.status === "running" || c.status === "paused" || c.status === "restarting";
+      if (running && !this.force) {
+        ctx.stderr.write(
+          `docker leak: cannot remove ${arg}: container ${c.id.slice(0, 12)} is ${c.status}; stop it first or use -f\n`,
+        );
+        failed = true;
+        continue;
+      }
+      if (running && !this.dryRun) await docker.stopContainer(c.id, 0);
+      targets.push({
+        arg,
+        label: `container ${c.name}`,
+        containerId: c.id,
+        owns: (f) => f.target.kind === "container" && f.target.id === c.id,
+        remove: () => docker.removeContainer(c.id, { volumes: this.volumes }),
+      });
+    }
+    if (!targets.length) return ExitCode.Error;
+    const helper = await getHelper(ctx, docker, inventory);
+    const outcomes = await new Removal(ctx, docker, inventory, helper).run(targets, {
+      forceUnmount: this.forceUnmount,
+      dryRun: this.dryRun,
+      restartHolders: this.restartHolders,
+    });
+    const code = reportOutcomes(ctx, targets, outcomes, { dryRun: this.dryRun, command: "rm" });
+    return failed ? ExitCode.Error : code;
   }
 }

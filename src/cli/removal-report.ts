@@ -1,0 +1,47 @@
+/** Per-target result lines of `rm` and `volume rm`, and their exit status. */
+import { ExitCode } from "../errors.js";
+import { describeFinding } from "../model/removal.js";
+import type { LeakContext } from "./context.js";
+import type { RemovalTarget, TargetOutcome } from "./removal.js";
+
+export function reportOutcomes(
+  ctx: LeakContext,
+  targets: readonly RemovalTarget[],
+  outcomes: readonly TargetOutcome[],
+  opts: { dryRun: boolean; command: "rm" | "volume rm" },
+): ExitCode {
+  if (opts.dryRun) {
+    ctx.stderr.write("dry run: nothing was changed\n");
+    return ExitCode.Ok;
+  }
+  let code: ExitCode = ExitCode.Ok;
+  outcomes.forEach((o, i) => {
+    const t = targets[i]!;
+    switch (o.status) {
+      case "removed":
+        ctx.stdout.write(
+          o.released
+            ? `${t.arg}: released ${o.released} leaked mount${o.released === 1 ? "" : "s"}, removed; verified: nothing left\n`
+            : `${t.arg}: removed\n`,
+        );
+        break;
+      case "held": {
+        code = ExitCode.LeaksFound;
+        const lines = o.remaining.map((f) => `  ${describeFinding(f)}\n`).join("");
+        const why = o.failures.map((m) => `  ${m}\n`).join("");
+        ctx.stdout.write(
+          `${t.arg}: not removed clean: ${o.remaining.length} mount(s) still held\n${lines}${why}`,
+        );
+        ctx.stderr.write(
+          `hint: 'docker leak ${opts.command} --force-unmount ${t.arg}' releases them${opts.command === "rm" ? "; --restart-holders restarts holder containers as a last resort" : ""}\n`,
+        );
+        break;
+      }
+      case "refused":
+        code = ExitCode.Error;
+        ctx.stderr.write(`docker leak: ${t.arg}: ${o.reason}\n`);
+        break;
+    }
+  });
+  return code;
+}

@@ -1,0 +1,195 @@
+/**
+ * `rm` and `volume rm`: scan, release exactly the targets' leaked mounts inside the holders'
+ * namespaces, remove through the API (retrying a bounded number of times on "device or resource
+ * busy"), then re-scan and verify that nothing of the targets is mounted anywhere.
+ */
+import type { DockerClient } from "../docker/client.js";
+import { ApiError } from "../docker/dockerode-client.js";
+import { type PreparedHelper, unmountInHolders } from "../docker/helper.js";
+import type { UmountResultRecord } from "../helper/protocol.js";
+import { holderPhrase, shortId } from "../model/explain.js";
+import type { Finding } from "../model/findings.js";
+import type { Inventory } from "../model/inventory.js";
+import { isBusyError, type PlannedUnmount, planUnmounts } from "../model/removal.js";
+import { renderTable } from "../render/table.js";
+import type { LeakContext } from "./context.js";
+import { scanAndAnalyze } from "./scan-run.js";
+
+export interface RemovalTarget {
+  /** What the user typed */
+  arg: string;
+  /** For messages: "container web" / "volume data" */
+  label: string;
+  /** Whether a finding is about this target */
+  owns(f: Finding): boolean;
+  /** Removes it through the API */
+  remove(): Promise<void>;
+  /** Containers the holder restarts may touch (never the target itself) */
+  containerId?: string;
+}
+
+export interface RemovalOptions {
+  forceUnmount: boolean;
+  dryRun: boolean;
+  restartHolders: boolean;
+}
+
+export type TargetOutcome =
+  | { status: "removed"; released: number }
+  | { status: "held"; remaining: Finding[]; failures: string[] }
+  | { status: "refused"; reason: string };
+
+const MAX_BUSY_RETRIES = 3;
+
+export class Removal {
+  constructor(
+    private readonly ctx: LeakContext,
+    private readonly docker: DockerClient,
+    private inventory: Inventory,
+    private readonly helper: PreparedHelper,
+  ) {}
+
+  private async scan(): Promise<Finding[]> {
+    const report = await scanAndAnalyze(this.ctx, this.docker, this.inventory, this.helper, false);
+    return report.findings;
+  }
+
+  private async refreshInventory(): Promise<void> {
+    const [containers, volumes] = await Promise.all([this.docker.containers(), this.docker.volumes()]);
+    this.inventory = { ...this.inventory, containers, volumes };
+  }
+
+  /** Runs the whole job for the targets; returns one outcome per target, in order. */
+  async run(targets: readonly RemovalTarget[], opts: RemovalOptions): Promise<TargetOutcome[]> {
+    const findings = await this.scan();
+    const owned = (t: RemovalTarget) => findings.filter((f) => t.owns(f) && f.mount !== null);
+
+    if (!opts.forceUnmount) {
+      const outcomes: TargetOutcome[] = [];
+      for (const t of targets) {
+        const held = owned(t);
+        if (held.length) {
+          outcomes.push({ status: "held", remaining: held, failures: [] });
+          continue;
+        }
+        outcomes.push(await this.removeOnce(t, false));
+      }
+      return outcomes;
+    }
+
+    const plan = planUnmounts(findings, (f) => targets.some((t) => t.owns(f)));
+    if (opts.dryRun) {
+      this.ctx.stdout.write(renderPlan(plan, targets));
+      return targets.map(() => ({ status: "removed", released: 0 }));
+    }
+
+    const failures = new Map<Finding, string>();
+    await this.unmount(plan, failures);
+    if (opts.restartHolders && failures.size) await this.restartHolders([...failures.keys()], targets);
+
+    const outcomes: TargetOutcome[] = [];
+    for (const t of targets) {
+      const released = plan.filter((p) => t.owns(p.finding) && !failures.has(p.finding)).length;
+      const outcome = await this.removeOnce(t, true);
+      outcomes.push(outcome.status === "removed" ? { status: "removed", released } : outcome);
+    }
+
+    // Verify: nothing of a removed target may be mounted anywhere any more.
+    await this.refreshInventory();
+    const after = await this.scan();
+    return outcomes.map((o, i) => {
+      if (o.status !== "removed") return o;
+      const left = after.filter((f) => targets[i]!.owns(f) && f.mount !== null);
+      if (!left.length) return o;
+      return { status: "held", remaining: left, failures: [...failures.values()] };
+    });
+  }
+
+  private async unmount(plan: readonly PlannedUnmount[], failures: Map<Finding, string>): Promise<void> {
+    if (!plan.length) return;
+    const results = await unmountInHolders(
+      this.docker,
+      this.helper,
+      plan.map((p) => p.order),
+      this.ctx.interrupts,
+    );
+    results.forEach((r, i) => {
+      const p = plan[i]!;
+      if (!r.ok) failures.set(p.finding, unmountFailure(r, p.finding));
+    });
+  }
+
+  /** Removal through the API; on EBUSY, re-scan, release what holds the target and retry. */
+  private async removeOnce(t: RemovalTarget, release: boolean): Promise<TargetOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await t.remove();
+        return { status: "removed", released: 0 };
+      } catch (err) {
+        if (err instanceof ApiError && err.statusCode === 404) {
+          // Someone else removed it meanwhile (e.g. a concurrent `docker leak rm`): the goal is reached.
+          return { status: "removed", released: 0 };
+        }
+        if (!(err instanceof ApiError) || !isBusyError(err.message)) {
+          if (err instanceof ApiError && err.statusCode === 409)
+            return { status: "refused", reason: err.message };
+          throw err;
+        }
+        const findings = await this.scan();
+        const held = findings.filter((f) => t.owns(f) && f.mount !== null);
+        if (!release || attempt >= MAX_BUSY_RETRIES || !held.length) {
+          return { status: "held", remaining: held, failures: [err.message] };
+        }
+        const failures = new Map<Finding, string>();
+        await this.unmount(
+          planUnmounts(held, () => true),
+          failures,
+        );
+        if (failures.size === held.length)
+          return { status: "held", remaining: held, failures: [...failures.values()] };
+      }
+    }
+  }
+
+  /** Last resort, opt-in: restart holder containers (never host processes, never a target). */
+  private async restartHolders(failed: readonly Finding[], targets: readonly RemovalTarget[]): Promise<void> {
+    const ids = new Set<string>();
+    for (const f of failed) {
+      const o = f.holder.owner;
+      if (o.kind === "container" && o.known && !targets.some((t) => t.containerId === o.id)) ids.add(o.id);
+    }
+    for (const id of ids) {
+      this.ctx.stderr.write(`restarting holder container ${shortId(id)}\n`);
+      await this.docker.restartContainer(id, 10);
+    }
+  }
+}
+
+function unmountFailure(r: UmountResultRecord, f: Finding): string {
+  if (r.ok) return "";
+  const locked =
+    r.stage === "umount" && r.errno === "EINVAL"
+      ? " (a locked mount: the holder is in a user namespace; restart it, or use --restart-holders if it is a container)"
+      : "";
+  return `${holderPhrase(f.holder)}: ${r.stage} failed: ${r.errno} ${r.message}${locked}`;
+}
+
+export function renderPlan(plan: readonly PlannedUnmount[], targets: readonly RemovalTarget[]): string {
+  const rows = plan.map(({ finding: f, order }) => ({ f, order }));
+  const table = rows.length
+    ? renderTable(
+        [
+          { header: "TARGET", value: ({ f }) => targets.find((t) => t.owns(f))?.arg ?? "" },
+          { header: "ACTION", value: () => "umount" },
+          { header: "NAMESPACE", value: ({ f }) => `mnt:[${f.holder.namespace}]` },
+          { header: "PIDS", value: ({ f }) => f.holder.pids.join(",") },
+          { header: "OWNER", value: ({ f }) => holderPhrase(f.holder) },
+          { header: "MOUNT ID", value: ({ order }) => String(order.mountId) },
+          { header: "MOUNT POINT", value: ({ f }) => f.mount?.mountPoint ?? "" },
+        ],
+        rows,
+      )
+    : "";
+  const removal = targets.map((t) => `then: remove ${t.label}\n`).join("");
+  return `${table}${removal}`;
+}
