@@ -130,6 +130,16 @@ export class Removal {
           // Someone else removed it meanwhile (e.g. a concurrent `docker leak rm`): the goal is reached.
           return { status: "removed", released: 0 };
         }
+        if (
+          err instanceof ApiError &&
+          err.statusCode === 409 &&
+          /in progress/i.test(err.message) &&
+          attempt < 40
+        ) {
+          // A concurrent removal is under way: wait for it to finish (then the next try sees 404).
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          continue;
+        }
         if (!(err instanceof ApiError) || !isBusyError(err.message)) {
           if (err instanceof ApiError && err.statusCode === 409)
             return { status: "refused", reason: err.message };

@@ -38,10 +38,14 @@
  *    `stale`, and so is anything mounted below a volume's _data (docker volume rm fails with
  *    EBUSY). Elsewhere a copy is `captured` while the owner runs (a volume: while a running
  *    container uses it) and `leaked` once it is stopped, dead, created, removing or removed
- *    (a volume: unused). With `deep`, a pinned file whose mount ID and device appear in no
- *    scanned mountinfo and whose path lies in a container's or volume's paths is `pinned`;
- *    other pinned files cannot be tied to Docker (a detached mount reports paths relative to
- *    itself) and are listed in `detached`, not as findings.
+ *    (a volume: unused). With `deep`, a pinned file (its mount is attached nowhere, says the
+ *    helper) is tied to a resource by its device (the filesystem of a resource still mounted
+ *    somewhere, e.g. a copy detached while the container runs) or by its path (when it still
+ *    names a container's or volume's path); it is `pinned` when the owner is gone and
+ *    `captured` while it runs. Other pinned files cannot be tied to Docker (a detached mount
+ *    reports paths relative to itself: a stopped container's rootfs pinned by a cwd shows
+ *    "/tmp") and are listed in `detached`, not reported; a file on a filesystem that is still
+ *    mounted elsewhere as something else (the root fs behind a detached bind) is ignored.
  * 5. Holders (holders.ts): per holding namespace all its PIDs, and the owner of its root
  *    process (the member whose parent is outside it) from cgroups: a container of this daemon
  *    (ID, name, image), a container of another runtime, a Kubernetes pod (UID, and namespace
@@ -109,7 +113,7 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
   const warnings: string[] = [];
   const processes = new Map<number, ProcessRecord>(scan.processes.map((p) => [p.pid, p]));
   const namespaces = scan.namespaces.map((record) => scanNamespace(record, index, warnings));
-  identifyByDevice(namespaces);
+  const resourcesByDevice = identifyByDevice(namespaces);
 
   const daemon = locateDaemon(inventory, scan.processes, mountStats(namespaces, index));
   if (daemon.foundBy === "mounts" || daemon.foundBy === "pid1" || daemon.foundBy === "none") {
@@ -166,7 +170,10 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
   }
 
   const detached: DetachedFile[] = [];
-  if (deep) analyzePinned(scan, namespaces, index, holders, volumes, daemon, processes, findings, detached);
+  if (deep) {
+    const pinned = { scan, namespaces, resourcesByDevice, index, holders, volumes, daemon, processes };
+    analyzePinned(pinned, findings, detached);
+  }
 
   findings.sort(compareFindings);
   const bySeverity = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
@@ -250,7 +257,7 @@ function scanNamespace(record: NamespaceRecord, index: ResourceIndex, warnings: 
  * shows none of the daemon's paths; the device number of an identified line with root "/"
  * names it.
  */
-function identifyByDevice(namespaces: ScannedNamespace[]): void {
+function identifyByDevice(namespaces: ScannedNamespace[]): ReadonlyMap<string, Resource> {
   const byDevice = new Map<string, Resource>();
   for (const ns of namespaces) {
     for (const m of ns.mounts) {
@@ -268,6 +275,7 @@ function identifyByDevice(namespaces: ScannedNamespace[]): void {
       if (!m.resource && m.entry.fstype !== "nsfs") m.resource = byDevice.get(m.entry.dev) ?? null;
     }
   }
+  return byDevice;
 }
 
 /** For locateDaemon's fallback: running containers' resources at their own paths, per namespace. */
@@ -309,8 +317,7 @@ function foreignSeverity(
   if ((master !== null && daemonPeerGroups.has(master)) || (shared !== null && daemonPeerGroups.has(shared)))
     return null;
 
-  const owner = holder.owner;
-  const holderContainer = owner.kind === "container" && owner.known ? index.container(owner.id) : undefined;
+  const holderContainer = holderContainerOf(holder, index);
   if (isVolumeResource(resource)) {
     // (d) declared by the holder
     if (holderContainer && volumes.declares(holderContainer, resource.volumeName)) return null;
@@ -325,6 +332,14 @@ function foreignSeverity(
     if (sharesWith(holderContainer, resource, index)) return null;
   }
   return active ? "captured" : "leaked";
+}
+
+/** The container of this daemon that owns a holder (directly, or as the pod's container). */
+function holderContainerOf(holder: Holder, index: ResourceIndex): ContainerInfo | undefined {
+  const o = holder.owner;
+  if (o.kind === "container") return o.known ? index.container(o.id) : undefined;
+  if (o.kind === "pod" && o.containerId) return index.container(o.containerId);
+  return undefined;
 }
 
 function sharesWith(holder: ContainerInfo, resource: Resource, index: ResourceIndex): boolean {
@@ -454,9 +469,7 @@ function exposingBind(
   resource: Resource,
   index: ResourceIndex,
 ): ExplainContext["exposingBind"] {
-  const o = holder.owner;
-  if (o.kind !== "container" || !o.known) return null;
-  const c = index.container(o.id);
+  const c = holderContainerOf(holder, index);
   if (!c) return null;
   const within = (src: string): boolean => {
     const s = normalizeHostPath(src);
@@ -517,16 +530,20 @@ function isPseudoFile(path: string): boolean {
 }
 
 function analyzePinned(
-  scan: HelperScan,
-  namespaces: readonly ScannedNamespace[],
-  index: ResourceIndex,
-  holders: HolderAttribution,
-  volumes: VolumeUsage,
-  daemon: DaemonLocation,
-  processes: ReadonlyMap<number, ProcessRecord>,
+  ctx: {
+    scan: HelperScan;
+    namespaces: readonly ScannedNamespace[];
+    resourcesByDevice: ReadonlyMap<string, Resource>;
+    index: ResourceIndex;
+    holders: HolderAttribution;
+    volumes: VolumeUsage;
+    daemon: DaemonLocation;
+    processes: ReadonlyMap<number, ProcessRecord>;
+  },
   findings: Finding[],
   detached: DetachedFile[],
 ): void {
+  const { scan, namespaces, resourcesByDevice, index, holders, volumes, daemon, processes } = ctx;
   const mountIds = new Set<number>();
   const devices = new Set<string>();
   for (const ns of namespaces) {
@@ -539,11 +556,16 @@ function analyzePinned(
   for (const p of scan.pinned) {
     if (p.pid === scan.self.pid || (p.mntns === scan.self.mntns && p.mntns !== daemon.namespace)) continue;
     if (isPseudoFile(p.path)) continue;
-    // Still attached somewhere we can see: the mountinfo analysis covers it.
-    if (mountIds.has(p.mountId) || devices.has(p.dev)) continue;
-    const resource = index.identifyPath(p.path.replace(/ \(deleted\)$/, ""));
+    // Its mount is attached somewhere we can see: the mountinfo analysis covers it.
+    if (mountIds.has(p.mountId)) continue;
+    // A detached mount of a filesystem that is still mounted as a known resource (a copy
+    // detached while the container runs), else one whose path still names a resource.
+    const resource = resourcesByDevice.get(p.dev) ?? index.identifyPath(p.path.replace(/ \(deleted\)$/, ""));
     if (!resource) {
-      detached.push({ ...pinnedFile(p), mntns: p.mntns, comm: processes.get(p.pid)?.comm ?? null });
+      // The same filesystem is mounted elsewhere (the root fs behind a detached bind): nothing is
+      // kept alive. Otherwise a detached filesystem we cannot tie to Docker.
+      if (!devices.has(p.dev))
+        detached.push({ ...pinnedFile(p), mntns: p.mntns, comm: processes.get(p.pid)?.comm ?? null });
       continue;
     }
     const key = `${p.mntns}\0${"containerId" in resource ? resource.containerId : resource.volumeName}\0${resource.kind}\0${p.dev}`;
@@ -552,13 +574,16 @@ function analyzePinned(
     groups.set(key, group);
   }
   for (const { resource, mntns, records } of groups.values()) {
-    const holder = holders.ofProcesses(mntns, [...new Set(records.map((r) => r.pid))]);
+    const target = targetOf(resource, index, volumes);
+    // While the owner runs its own mount keeps the filesystem alive anyway; the files will keep
+    // it alive once it stops.
+    const ownerActive = target.kind === "volume" ? target.status === "in-use" : isActive(target.status);
     findings.push(
       finding({
-        severity: "pinned",
-        target: targetOf(resource, index, volumes),
+        severity: ownerActive ? "captured" : "pinned",
+        target,
         resource,
-        holder,
+        holder: holders.ofProcesses(mntns, [...new Set(records.map((r) => r.pid))]),
         mount: null,
         pinned: records.map(pinnedFile),
         daemon,

@@ -61,7 +61,7 @@ const SCOPED: ReadonlyArray<[RegExp, ContainerRuntime]> = [
   [new RegExp(`^crio-(?:conmon-)?(${HEX64})\\.scope$`), "cri-o"],
   [new RegExp(`^libpod-(?:conmon-)?(${HEX64})(?:\\.scope)?$`), "podman"],
 ];
-const SLICE_FORM = new RegExp(`^[^:]+\\.slice:(docker|cri-containerd|crio):(${HEX64})$`);
+const SLICE_FORM = new RegExp(`^([^:]+)\\.slice:(docker|cri-containerd|crio):(${HEX64})$`);
 const BARE_ID = new RegExp(`^${HEX64}$`);
 /** pod<uid> (cgroupfs) or kubepods[-qos]-pod<uid_with_underscores>.slice (systemd) */
 const POD =
@@ -101,9 +101,11 @@ export function classifyCgroupPath(path: string): CgroupOwner {
       continue;
     }
     const sliceForm = SLICE_FORM.exec(segment);
-    if (sliceForm?.[1] && sliceForm[2]) {
-      ids.push(sliceForm[2]);
-      runtime ??= SLICE_RUNTIME[sliceForm[1]] ?? "unknown";
+    if (sliceForm?.[1] && sliceForm[2] && sliceForm[3]) {
+      ids.push(sliceForm[3]);
+      runtime ??= SLICE_RUNTIME[sliceForm[2]] ?? "unknown";
+      const pod = POD.exec(sliceForm[1]);
+      if (pod?.[1]) podUid = pod[1].replaceAll("_", "-");
       continue;
     }
     if (BARE_ID.test(segment)) {

@@ -110,7 +110,8 @@ export function locateDaemon(
   mountStats: readonly NamespaceMountStats[],
 ): DaemonLocation {
   const root = normalizeHostPath(inventory.daemon.rootDir || DEFAULT_ROOT);
-  const dockerds = processes.filter((p) => p.comm === "dockerd");
+  // RHEL's docker 1.13 package runs "dockerd-current".
+  const dockerds = processes.filter((p) => p.comm === "dockerd" || p.comm === "dockerd-current");
   const serving = dockerds.filter((p) => dockerdDataRoot(p.cmdline) === root);
   const fromKeys = execRootFromSandboxKeys(inventory);
   const pick = (p: ProcessRecord, foundBy: DaemonFoundBy): DaemonLocation => ({

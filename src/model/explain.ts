@@ -66,7 +66,7 @@ export function holderPhrase(h: Holder): string {
     case "process":
       return proc;
     case "unit":
-      return `${o.manager === "user" ? "user unit" : "unit"} ${o.unit} (${proc})`;
+      return `${o.manager === "user" ? "user unit" : "unit"} ${o.unit} (${leaderPid === undefined ? "no PID" : `PID ${leaderPid}${h.leader ? `, ${h.leader.comm}` : ""}`})`;
     case "container": {
       const name = o.name ?? shortId(o.id);
       const what = o.known
@@ -116,13 +116,24 @@ function cause(ctx: ExplainContext): Explanation {
   const ns = `mount namespace ${holder.namespace}`;
   const owner = targetPhrase(target);
 
-  if (severity === "pinned") {
+  if (ctx.pinned.length > 0) {
     const files = ctx.pinned.map((f) => `${f.kind === "fd" ? `fd ${f.fd}` : f.kind} ${f.path}`).join(", ");
     const first = ctx.pinned[0];
+    const how = first ? ` (${first.kind === "fd" ? `fd ${first.fd}` : first.kind})` : "";
+    const dev = `device ${first?.dev ?? "?"}`;
+    if (severity === "captured") {
+      return {
+        short: `detached copy kept open by ${who}${how}; stays alive when ${targetName(target)} ${target.kind === "volume" ? "is released" : "stops"}`,
+        full:
+          `${who} uses files of ${what} through a mount that is no longer attached anywhere (${dev}): ${files}. ` +
+          `While ${owner} ${target.kind === "volume" ? "is in use" : "runs"} its own mount keeps the filesystem alive anyway; ` +
+          "afterwards these files alone will keep it alive, with nothing left to unmount.",
+      };
+    }
     return {
-      short: `detached, kept alive by ${who}${first ? ` (${first.kind === "fd" ? `fd ${first.fd}` : first.kind})` : ""}`,
+      short: `detached, kept alive by ${who}${how}`,
       full:
-        `${capitalize(what)} is no longer mounted in any namespace, but the filesystem (device ${first?.dev ?? "?"}) ` +
+        `${capitalize(what)} is no longer mounted in any namespace, but the filesystem (${dev}) ` +
         `stays alive because ${who} still uses it: ${files}. Its memory, disk space or block device is not released ` +
         "until those files are closed.",
     };
@@ -183,7 +194,7 @@ function cure(ctx: ExplainContext): Cure {
           ? null
           : `docker leak rm --force-unmount ${name}`;
 
-  if (severity === "pinned") {
+  if (ctx.pinned.length > 0) {
     const who = holderPhrase(holder);
     return {
       short: `restart ${who}`,
