@@ -10,7 +10,13 @@ import type { UmountResultRecord } from "../helper/protocol.js";
 import { holderPhrase, shortId } from "../model/explain.js";
 import type { Finding } from "../model/findings.js";
 import type { Inventory } from "../model/inventory.js";
-import { isBusyError, type PlannedUnmount, planUnmounts } from "../model/removal.js";
+import {
+  busyPathFromError,
+  findingsAtOrBelow,
+  isBusyError,
+  type PlannedUnmount,
+  planUnmounts,
+} from "../model/removal.js";
 import { renderTable } from "../render/table.js";
 import type { LeakContext } from "./context.js";
 import { scanAndAnalyze } from "./scan-run.js";
@@ -150,9 +156,12 @@ export class Removal {
         if (!release || attempt >= MAX_BUSY_RETRIES || !held.length) {
           return { status: "held", remaining: held, failures: [err.message] };
         }
+        // Release what holds the path the daemon named first; all of the target's mounts otherwise.
+        const busyPath = busyPathFromError(err.message);
+        const atPath = busyPath ? findingsAtOrBelow(held, busyPath) : [];
         const failures = new Map<Finding, string>();
         await this.unmount(
-          planUnmounts(held, () => true),
+          planUnmounts(atPath.length ? atPath : held, () => true),
           failures,
         );
         if (failures.size === held.length)
