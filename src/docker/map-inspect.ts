@@ -61,6 +61,9 @@ export function mapContainer(inspect: Json): ContainerInfo {
     }),
     volumesFrom: arr(hostConfig.VolumesFrom).filter((v): v is string => typeof v === "string"),
     labels: strMap(config.Labels),
+    hostsPath: str(inspect.HostsPath),
+    resolvConfPath: str(inspect.ResolvConfPath),
+    hostnamePath: str(inspect.HostnamePath),
   };
 }
 

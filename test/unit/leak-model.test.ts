@@ -1,0 +1,422 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { analyze, unmountOrders } from "../../src/model/analyze.js";
+import { dockerdDataRoot, dockerdExecRoot, flagValue, scanFilters } from "../../src/model/daemon.js";
+import { type Finding, isLeak, type ScanReport } from "../../src/model/findings.js";
+import { containerNamed, loadFixture, loadHandwritten } from "./fixtures.js";
+
+const ROOT = "/var/lib/docker-leak-test/root";
+
+function run(name: string, deep = false): ScanReport {
+  const { inventory, scan } = loadFixture(name);
+  return analyze({ inventory, scan, deep, now: new Date("2026-11-27T16:30:00Z") });
+}
+
+function runHandwritten(name: string, deep = false): ScanReport {
+  const { inventory, scan } = loadHandwritten(name);
+  return analyze({ inventory, scan, deep });
+}
+
+/** A compact, order-independent view of findings for assertions. */
+function summary(report: ScanReport): string[] {
+  return report.findings
+    .map((f) => {
+      const target =
+        f.target.kind === "volume" ? `volume ${f.target.name}` : (f.target.name ?? f.target.id.slice(0, 12));
+      return `${f.severity} ${target} ${f.resource.kind} ns=${f.holder.namespace} mount=${f.mount?.mountId ?? "-"}`;
+    })
+    .sort();
+}
+
+const only = (report: ScanReport): Finding => {
+  assert.equal(report.findings.length, 1, summary(report).join("\n"));
+  const [f] = report.findings;
+  assert.ok(f);
+  return f;
+};
+
+describe("leak model on recorded fixtures (private dockerd, kernel 6.18, cgroup v1 cgroupfs)", () => {
+  it("identifies the daemon by its dockerd and --data-root", () => {
+    const r = run("shm-leaked-host");
+    assert.deepEqual(r.daemon, {
+      rootDir: ROOT,
+      execRoot: "/run/docker-leak-test/exec",
+      namespace: 4026531832,
+      pid: 2810,
+      foundBy: "dockerd",
+    });
+    assert.equal(r.scannedAt, "2026-11-27T16:30:00.000Z");
+    assert.equal(r.stats.skippedProcesses, 1, "PID 1 (EACCES on ns/mnt) is counted");
+    assert.deepEqual(r.warnings, []);
+  });
+
+  it("captured: a running --ipc shareable container copied by a private host namespace", () => {
+    const r = run("shm-captured");
+    assert.deepEqual(summary(r), [
+      "captured dl-fixture-shm rootfs ns=4026532755 mount=13223",
+      "captured dl-fixture-shm shm ns=4026532755 mount=13224",
+    ]);
+    for (const f of r.findings) {
+      assert.equal(isLeak(f.severity), false, "captured-only scans exit 0");
+      assert.deepEqual(f.holder.owner, { kind: "process" });
+      assert.deepEqual(f.holder.pids, [14229]);
+      assert.equal(f.holder.leader?.comm, "sleep");
+      assert.equal(f.cure.immediate, null);
+      assert.match(
+        f.cause.short,
+        /private copy in ns of PID 14229 \(sleep\); leaks when dl-fixture-shm stops/,
+      );
+    }
+  });
+
+  it("leaked: the stopped container's shm stays held by the host process (its rootfs copy was detached by rmdir)", () => {
+    const f = only(run("shm-leaked-host"));
+    const { inventory } = loadFixture("shm-leaked-host");
+    const shm = containerNamed(inventory, "dl-fixture-shm");
+    assert.equal(f.severity, "leaked");
+    assert.deepEqual(f.target, {
+      kind: "container",
+      id: shm.id,
+      name: "dl-fixture-shm",
+      image: "leak-busybox",
+      status: "exited",
+    });
+    assert.deepEqual(f.resource, {
+      kind: "shm",
+      containerId: shm.id,
+      path: `${ROOT}/containers/${shm.id}/mounts/shm`,
+    });
+    assert.deepEqual(f.holder.pids, [14229]);
+    assert.equal(f.holder.namespace, 4026532755);
+    assert.equal(f.mount?.propagation, "private");
+    assert.deepEqual(f.unmount, {
+      pid: 14229,
+      mountId: 13224,
+      mountPoint: `${ROOT}/containers/${shm.id}/mounts/shm`,
+    });
+    assert.equal(f.cure.immediate, "docker leak rm --force-unmount dl-fixture-shm");
+    assert.match(f.cause.full, /made with private propagation while container dl-fixture-shm ran/);
+    assert.match(f.cure.full, /unshare -m --propagation slave/);
+  });
+
+  it("leaked: held from inside another container, attributed to that container by its cgroup", () => {
+    const r = run("shm-leaked-container");
+    const f = only(r);
+    const { inventory } = loadFixture("shm-leaked-container");
+    const holder = containerNamed(inventory, "dl-fixture-holder");
+    assert.equal(f.severity, "leaked");
+    assert.equal(f.target.kind === "container" && f.target.name, "dl-fixture-shm2");
+    assert.equal(f.resource.kind, "shm");
+    assert.deepEqual(f.holder.owner, {
+      kind: "container",
+      id: holder.id,
+      name: "dl-fixture-holder",
+      image: "leak-busybox",
+      known: true,
+      runtime: "docker",
+      mainNamespace: false,
+    });
+    assert.deepEqual(f.holder.pids, [16981]);
+    assert.ok(
+      f.mount?.mountPoint.startsWith("/rootfs/var/lib/docker-leak-test/root/containers/"),
+      "seen through -v /:/rootfs",
+    );
+    assert.match(f.cause.short, /inside container dl-fixture-holder/);
+    assert.match(f.cure.full, /inside container dl-fixture-holder made its own private mount namespace/);
+  });
+
+  it("the holder container's own rootfs copies in its unshared namespace are legitimate", () => {
+    const r = run("shm-leaked-container");
+    assert.ok(
+      r.findings.every((f) => f.target.kind !== "container" || f.target.name !== "dl-fixture-holder"),
+    );
+  });
+
+  it("leaked volume: a tmpfs-backed volume held after its container was removed", () => {
+    const f = only(run("volume-leaked"));
+    assert.equal(f.severity, "leaked");
+    assert.deepEqual(f.target, { kind: "volume", name: "dl-fixture-vol", driver: "local", status: "unused" });
+    assert.deepEqual(f.resource, {
+      kind: "volume",
+      volumeName: "dl-fixture-vol",
+      path: `${ROOT}/volumes/dl-fixture-vol/_data`,
+    });
+    assert.deepEqual(f.holder.owner, { kind: "process" });
+    assert.equal(f.cure.immediate, "docker leak volume rm --force-unmount dl-fixture-vol");
+  });
+
+  it("stale: an rshared bind propagated a mount back under the volume's _data (container still running)", () => {
+    const f = only(run("volume-stale-running"));
+    assert.equal(f.severity, "stale");
+    assert.deepEqual(f.resource, {
+      kind: "volume-submount",
+      volumeName: "dl-fixture-vol2",
+      path: `${ROOT}/volumes/dl-fixture-vol2/_data/sub`,
+    });
+    assert.deepEqual(f.holder.owner, { kind: "daemon", pid: 2810 });
+    assert.deepEqual(f.holder.pids, [2810]);
+    assert.match(
+      f.cause.full,
+      /propagated back from container dl-fixture-rshared, which binds the volume with shared/,
+    );
+    assert.match(f.cause.full, /docker volume rm dl-fixture-vol2 fails with "device or resource busy"/);
+    assert.equal(f.cure.immediate, "docker leak volume rm --force-unmount dl-fixture-vol2");
+  });
+
+  it("stale: still there after the container is gone and docker volume rm failed", () => {
+    const f = only(run("volume-stale"));
+    assert.equal(f.severity, "stale");
+    assert.deepEqual(f.target, {
+      kind: "volume",
+      name: "dl-fixture-vol2",
+      driver: "local",
+      status: "unused",
+    });
+    assert.deepEqual(f.unmount, {
+      pid: 1080,
+      mountId: 14388,
+      mountPoint: `${ROOT}/volumes/dl-fixture-vol2/_data/sub`,
+    });
+  });
+
+  it("--deep: a cwd in a stopped container's detached rootfs cannot be tied to it and is listed, not reported", () => {
+    const r = run("pinned-rootfs", true);
+    assert.deepEqual(summary(r), []);
+    assert.deepEqual(
+      r.detached.map((d) => `${d.pid} ${d.kind} ${d.dev} ${d.path} ${d.comm}`),
+      ["20910 cwd 0:63 /bin sleep", "20910 fd 0:63 /bin/busybox sleep"],
+    );
+    assert.equal(r.stats.pinnedRecords, 2);
+    assert.deepEqual(
+      run("pinned-rootfs", false).detached,
+      [],
+      "without --deep pinned records are not looked at",
+    );
+  });
+
+  it("another engineer's container with a private namespace of its own processes is legitimate", () => {
+    // pinned-rootfs caught container dlt-nsholder-… running `unshare -m` inside itself.
+    const r = run("pinned-rootfs");
+    assert.deepEqual(r.findings, []);
+    assert.equal(r.stats.namespaces, 3);
+  });
+});
+
+describe("no false positives (recorded: 15 containers in legitimate setups, unfiltered mountinfo)", () => {
+  const r = run("legit");
+  it("reports nothing", () => {
+    assert.deepEqual(summary(r), []);
+    assert.deepEqual(r.detached, []);
+    assert.deepEqual(r.warnings, []);
+  });
+
+  it("covers the setups it is meant to", () => {
+    const { inventory } = loadFixture("legit");
+    const names = inventory.containers.map((c) => c.name);
+    for (const n of [
+      "dl-fixture-plain",
+      "dl-fixture-vshare1",
+      "dl-fixture-vshare2",
+      "dl-fixture-devuser1",
+      "dl-fixture-vfrom",
+      "dl-fixture-ipcowner",
+      "dl-fixture-ipcuser",
+      "dl-fixture-netc",
+      "dl-fixture-rootbind",
+      "dl-fixture-plainbind",
+      "dl-fixture-paused",
+      "dl-fixture-exited",
+      "dl-fixture-created",
+    ])
+      assert.ok(names.includes(n), n);
+    assert.equal(containerNamed(inventory, "dl-fixture-rootbind").mounts[0]?.propagation, "rslave");
+    assert.equal(r.stats.namespaces, 16);
+  });
+
+  it("still identifies what it accepts (so acceptance is a decision, not blindness)", () => {
+    // Drop the daemon's peer groups: the rslave copies in dl-fixture-rootbind and the host
+    // slave namespace become foreign copies.
+    const { inventory, scan } = loadFixture("legit");
+    const stripped = {
+      ...scan,
+      namespaces: scan.namespaces.map((ns) =>
+        ns.mntns === 4026531832
+          ? { ...ns, mountinfo: ns.mountinfo?.map((l) => l.replace(/ shared:\d+/, "")) ?? null }
+          : ns,
+      ),
+    };
+    const report = analyze({ inventory, scan: stripped });
+    const holders = new Set(report.findings.map((f) => f.holder.namespace));
+    assert.deepEqual([...holders].sort(), [4026532179, 4026532921]);
+    assert.ok(report.findings.every((f) => f.severity === "captured"));
+    const devvol = report.findings.filter((f) => f.target.kind === "volume");
+    assert.equal(devvol.length, 2, "the tmpfs volume copy in each of the two namespaces");
+  });
+});
+
+describe("leak model on hand-written layouts", () => {
+  it("devicemapper on CentOS 7: dockerd-current, old shm path, proc-typed netns, a unit with private mounts", () => {
+    const r = runHandwritten("devicemapper-centos7");
+    assert.equal(r.daemon.foundBy, "dockerd");
+    assert.equal(r.daemon.pid, 1187);
+    assert.equal(r.daemon.execRoot, "/run/docker", "default exec root, /var/run folded to /run");
+    assert.deepEqual(summary(r), [
+      "captured db netns ns=4026532511 mount=405",
+      "captured db rootfs ns=4026532511 mount=403",
+      "captured db shm ns=4026532511 mount=404",
+      "leaked web rootfs ns=4026532511 mount=401",
+      "leaked web shm ns=4026532511 mount=402",
+      "stale web rootfs ns=4026531840 mount=64",
+    ]);
+    const leaked = r.findings.find((f) => f.severity === "leaked" && f.resource.kind === "rootfs");
+    assert.deepEqual(leaked?.holder.owner, { kind: "unit", unit: "httpd.service", manager: "system" });
+    assert.deepEqual(leaked?.holder.pids, [3100, 3101]);
+    assert.equal(leaked?.resource.path, `/var/lib/docker/devicemapper/mnt/${"c3".repeat(32)}`);
+    assert.match(leaked?.cure.full ?? "", /systemctl restart httpd\.service/);
+    assert.match(leaked?.cure.full ?? "", /MountFlags=private/);
+    const stale = r.findings.find((f) => f.severity === "stale");
+    assert.match(stale?.cause.short ?? "", /still mounted in the daemon's namespace; web is dead/);
+    assert.equal(stale?.cure.immediate, "docker leak rm --force-unmount web");
+    assert.equal(r.stats.namespaces, 4, "the helper's own namespace is scanned but holds nothing");
+  });
+
+  it("Kubernetes on cgroup v2 (systemd driver): pods, a containerd pod, --network/--ipc container:<pause>", () => {
+    const r = runHandwritten("kubernetes-cgroup2");
+    assert.deepEqual(summary(r), [
+      `captured k8s_POD_web-0_shop_8d1f5c3e-2b4a-4c6d-9e8f-0a1b2c3d4e5f_0 netns ns=4026532850 mount=803`,
+      `captured k8s_POD_web-0_shop_8d1f5c3e-2b4a-4c6d-9e8f-0a1b2c3d4e5f_0 rootfs ns=4026532800 mount=702`,
+      `captured k8s_POD_web-0_shop_8d1f5c3e-2b4a-4c6d-9e8f-0a1b2c3d4e5f_0 shm ns=4026532800 mount=703`,
+      `captured k8s_nginx_web-0_shop_8d1f5c3e-2b4a-4c6d-9e8f-0a1b2c3d4e5f_0 rootfs ns=4026532800 mount=705`,
+      "leaked batch rootfs ns=4026532850 mount=802",
+      "leaked batch shm ns=4026532800 mount=704",
+    ]);
+    const fluentd = r.findings.find((f) => f.holder.namespace === 4026532800);
+    assert.deepEqual(fluentd?.holder.owner, {
+      kind: "pod",
+      uid: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+      namespace: "kube-system",
+      name: "fluentd-x1",
+      containerId: "4d".repeat(32),
+      containerName: "fluentd",
+      runtime: "docker",
+    });
+    assert.match(
+      fluentd?.cure.full ?? "",
+      /mountPropagation: HostToContainer .* pod kube-system\/fluentd-x1/,
+    );
+    const cri = r.findings.find((f) => f.holder.namespace === 4026532850);
+    assert.deepEqual(cri?.holder.owner, {
+      kind: "pod",
+      uid: "0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b",
+      namespace: null,
+      name: null,
+      containerId: "5e".repeat(32),
+      containerName: null,
+      runtime: "containerd",
+    });
+    assert.equal(r.stats.skippedProcesses, 1);
+  });
+
+  it("tricky paths: UTF-8, space, comma in the root; tab and backslash in a bind; escaped overlay options", () => {
+    const r = runHandwritten("tricky-paths");
+    assert.equal(r.daemon.rootDir, "/srv/dôcker data,v2");
+    assert.equal(r.daemon.execRoot, "/run/d ocker");
+    assert.deepEqual(summary(r), [
+      "leaked app rootfs ns=4026532222 mount=62",
+      "leaked app shm ns=4026532222 mount=61",
+      "leaked app shm ns=4026532222 mount=64",
+      "leaked volume logs volume ns=4026532222 mount=65",
+    ]);
+    const viaBind = r.findings.find((f) => f.mount?.mountId === 64);
+    assert.equal(
+      viaBind?.mount?.mountPoint,
+      `/mnt/with\ttab\\x/srv/dôcker data,v2/containers/${"7a".repeat(32)}/mounts/shm`,
+    );
+    assert.equal(
+      viaBind?.unmount?.mountPoint,
+      `/mnt/with\\011tab\\134x/srv/d\\303\\264cker\\040data,v2/containers/${"7a".repeat(32)}/mounts/shm`,
+      "orders carry the raw form",
+    );
+    assert.equal(
+      r.findings.find((f) => f.mount?.mountId === 62)?.resource.kind,
+      "rootfs",
+      "found by upperdir with \\054",
+    );
+  });
+
+  it("no dockerd visible: the daemon is where running containers' mounts are shared; --volumes-from, --ipc by name; --deep", () => {
+    const r = runHandwritten("desktop-fallback", true);
+    assert.equal(r.daemon.foundBy, "mounts");
+    assert.equal(r.daemon.namespace, 4026532001);
+    assert.match(r.warnings.join("\n"), /no dockerd process serving \/srv\/docker was found/);
+    assert.deepEqual(summary(r), [
+      "captured volume logs volume ns=4026532501 mount=-",
+      "captured volume logs volume ns=4026532501 mount=602",
+      "captured writer rootfs ns=4026532501 mount=601",
+      "pinned volume old-data volume ns=4026532501 mount=-",
+    ]);
+    const logs = r.findings.find((f) => f.pinned.length > 0 && f.severity === "captured");
+    assert.deepEqual(
+      logs?.pinned.map((p) => `${p.dev} ${p.path}`),
+      ["0:77 /app.log"],
+      "tied by device to the volume that is still mounted",
+    );
+    assert.match(
+      logs?.cause.short ?? "",
+      /detached copy kept open by PID 2001 \(backup\) \(fd 8\); stays alive when logs is released/,
+    );
+    const pinned = r.findings.find((f) => f.severity === "pinned");
+    assert.equal(pinned?.unmount, null);
+    assert.deepEqual(
+      pinned?.pinned.map((p) => `${p.kind} ${p.fd} ${p.path}`),
+      ["fd 7 /srv/docker/volumes/old-data/_data/db.sqlite (deleted)"],
+    );
+    assert.equal(pinned?.target.kind === "volume" && pinned.target.status, "unused");
+    assert.match(pinned?.cause.short ?? "", /detached, kept alive by PID 2001 \(backup\) \(fd 7\)/);
+    assert.deepEqual(
+      r.detached.map((d) => d.path),
+      ["/work"],
+      "the unattributable cwd is listed; the pipe is not",
+    );
+  });
+});
+
+describe("unmountOrders", () => {
+  it("orders the deepest mount first within a namespace, and leaves pinned findings out", () => {
+    const r = runHandwritten("tricky-paths");
+    const orders = unmountOrders(r.findings);
+    // 61, 62 and 64 sit on reported mounts (60, 63); 65 on an unreported one.
+    assert.deepEqual(
+      orders.map((o) => o.mountId),
+      [64, 62, 61, 65],
+    );
+    assert.deepEqual(
+      unmountOrders(runHandwritten("desktop-fallback", true).findings).map((o) => o.mountId),
+      [602, 601],
+    );
+  });
+});
+
+describe("daemon facts", () => {
+  it("reads dockerd flags the way pflag does", () => {
+    assert.equal(dockerdDataRoot(["dockerd"]), "/var/lib/docker");
+    assert.equal(dockerdDataRoot(["dockerd", "--data-root", "/srv/d/"]), "/srv/d");
+    assert.equal(dockerdDataRoot(["dockerd", "--data-root=/a", "-g", "/b"]), "/b");
+    assert.equal(dockerdDataRoot(["dockerd", "--graph=/old"]), "/old");
+    assert.equal(dockerdExecRoot(["dockerd", "--exec-root", "/var/run/x"]), "/run/x");
+    assert.equal(dockerdExecRoot(["dockerd"]), null);
+    assert.equal(flagValue(["x", "--", "--data-root", "/no"], ["--data-root"]), null);
+  });
+
+  it("derives the helper's filters from the inventory, escaped like mountinfo", () => {
+    const { inventory } = loadFixture("legit");
+    assert.deepEqual(scanFilters(inventory), [ROOT, "/run/docker-leak-test/exec"]);
+    const tricky = loadHandwritten("tricky-paths").inventory;
+    assert.deepEqual(scanFilters(tricky), ["/srv/d\\303\\264cker\\040data,v2", "/run/docker"]);
+    const plugin = {
+      ...inventory,
+      volumes: [{ name: "p", driver: "x", mountpoint: "/mnt/plugins/p", options: {}, labels: {} }],
+    };
+    assert.deepEqual(scanFilters(plugin), [ROOT, "/run/docker-leak-test/exec", "/mnt/plugins/p"]);
+  });
+});
