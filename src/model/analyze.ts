@@ -323,6 +323,9 @@ function foreignSeverity(
     if (holderContainer && volumes.declares(holderContainer, resource.volumeName)) return null;
     return volumes.inUse(resource.volumeName) ? "captured" : "leaked";
   }
+  // A container's own processes never hold a leak of it: when the container stops, they all go.
+  // (Seen when a container starts or is removed between the inventory and the helper's scan.)
+  if (holder.owner.kind === "container" && holder.owner.id === resource.containerId) return null;
   const target = index.container(resource.containerId);
   const active = target !== undefined && isActive(target.status);
   if (holderContainer) {

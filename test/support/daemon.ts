@@ -52,6 +52,7 @@ export function plugin(args: string[], env: NodeJS.ProcessEnv = {}): Run {
       encoding: "utf8",
       env: { ...process.env, DOCKER_HOST: PRIVATE_HOST, NO_COLOR: "1", ...env },
       timeout: 300_000,
+      maxBuffer: 256 * 1024 * 1024,
     }),
   );
 }
