@@ -3,7 +3,7 @@
  * the daemon's real paths as filters, then the leak model.
  */
 import type { DockerClient } from "../docker/client.js";
-import { assertSupportedDaemon } from "../docker/daemon-support.js";
+import { checkDaemonSupport } from "../docker/daemon-support.js";
 import { type PreparedHelper, prepareHelper, scanHost } from "../docker/helper.js";
 import { analyze } from "../model/analyze.js";
 import { scanFilters } from "../model/daemon.js";
@@ -14,7 +14,9 @@ import { progressLine } from "./progress.js";
 
 export async function takeInventory(ctx: LeakContext, docker: DockerClient): Promise<Inventory> {
   const daemon = await docker.info();
-  assertSupportedDaemon(daemon, ctx.endpoint());
+  for (const warning of checkDaemonSupport(daemon, ctx.endpoint())) {
+    ctx.stderr.write(`${ctx.errColor.yellow("warning:")} ${warning}\n`);
+  }
   const [containers, volumes] = await Promise.all([docker.containers(), docker.volumes()]);
   return { daemon, containers, volumes };
 }

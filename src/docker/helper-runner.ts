@@ -11,6 +11,7 @@ import type { Interrupts } from "../cli/context.js";
 import { LeakError } from "../errors.js";
 import type { DaemonFacts } from "../model/inventory.js";
 import type { ContainerSpec, DockerClient } from "./client.js";
+import { explainHelperRefusal, hasAppArmor, usesUsernsRemap } from "./daemon-support.js";
 import { ApiError } from "./dockerode-client.js";
 import { LABEL_HELPER } from "./helper-image.js";
 
@@ -22,8 +23,7 @@ const STALE_AFTER_SECONDS = 60;
 /** The HostConfig for a mode: never privileged; only the capabilities the mode needs. */
 export function helperHostConfig(mode: HelperMode, daemon: DaemonFacts): Record<string, unknown> {
   const securityOpt = ["no-new-privileges"];
-  if (daemon.securityOptions.some((o) => o.startsWith("name=apparmor")))
-    securityOpt.push("apparmor=unconfined");
+  if (hasAppArmor(daemon)) securityOpt.push("apparmor=unconfined");
   // Scan: ptrace-read access to /proc/PID/*, and DAC_READ_SEARCH to list other users' /proc/PID/fd.
   // Umount: setns needs SYS_ADMIN and SYS_CHROOT; chroot to the holder's root needs SYS_CHROOT.
   const caps =
@@ -39,7 +39,7 @@ export function helperHostConfig(mode: HelperMode, daemon: DaemonFacts): Record<
     AutoRemove: true,
     LogConfig: { Type: "none", Config: {} },
   };
-  if (daemon.securityOptions.some((o) => o.startsWith("name=userns"))) hostConfig.UsernsMode = "host";
+  if (usesUsernsRemap(daemon)) hostConfig.UsernsMode = "host";
   return hostConfig;
 }
 
@@ -75,7 +75,9 @@ export async function runHelper(docker: DockerClient, opts: RunHelperOptions): P
     Tty: false,
     HostConfig: { ...helperHostConfig(opts.mode, opts.daemon), ...opts.hostConfigOverride },
   };
-  const id = await docker.createContainer(spec);
+  const id = await docker.createContainer(spec).catch((err: unknown) => {
+    throw (err instanceof ApiError && explainHelperRefusal(err.message, docker.endpoint)) || err;
+  });
   const remove = () => removeQuietly(docker, id);
   const dispose = opts.interrupts?.onInterrupt(remove);
   try {
@@ -86,7 +88,9 @@ export async function runHelper(docker: DockerClient, opts: RunHelperOptions): P
     const stdoutDone = forEachLine(streams.stdout, opts.onLine);
     const stderrChunks: Buffer[] = [];
     streams.stderr.on("data", (chunk: Buffer) => stderrChunks.push(chunk));
-    await docker.startContainer(id);
+    await docker.startContainer(id).catch((err: unknown) => {
+      throw (err instanceof ApiError && explainHelperRefusal(err.message, docker.endpoint)) || err;
+    });
     const exitCode = await exited;
     await streams.ended;
     await stdoutDone;

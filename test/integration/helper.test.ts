@@ -153,6 +153,40 @@ describe("the helper through the plugin's runner", () => {
     assert.equal(out.records.filter((r) => r.type === "pinned" && r.pid === process.pid).length, 0);
   });
 
+  it("helper containers are created unprivileged, without network, read-only, with only their capabilities", async () => {
+    const seen: Record<string, AnyRecord> = {};
+    for (const mode of ["scan", "umount"] as const) {
+      await runVerb(h, mode, mode === "scan" ? ["--filter", "/nonexistent-filter"] : [], {
+        afterCreate: async (id) => {
+          seen[mode] = JSON.parse(dockerOk(["inspect", id]))[0];
+        },
+      });
+    }
+    for (const [mode, caps] of [
+      ["scan", ["CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH"]],
+      ["umount", ["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_CHROOT"]],
+    ] as const) {
+      const hc = seen[mode]!.HostConfig;
+      assert.equal(hc.Privileged, false, mode);
+      assert.equal(hc.PidMode, "host");
+      assert.equal(hc.NetworkMode, "none");
+      assert.equal(hc.ReadonlyRootfs, true);
+      // The daemon itself adds label=disable to containers in the host PID namespace.
+      assert.deepEqual(
+        hc.SecurityOpt.filter((o: string) => o !== "label=disable"),
+        ["no-new-privileges"],
+      );
+      assert.deepEqual(hc.CapDrop, ["ALL"]);
+      assert.deepEqual(
+        [...hc.CapAdd].map((c: string) => (c.startsWith("CAP_") ? c : `CAP_${c}`)).sort(),
+        [...caps].sort(),
+        mode,
+      );
+      assert.equal(seen[mode]!.Config.Labels[LABEL_HELPER], "1");
+      assert.equal(seen[mode]!.Image, h.image);
+    }
+  });
+
   describe("umount", () => {
     const dir = `/tmp/${uniqueName("umount")}`;
     let holder = 0;

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# A benchmark, not a test (issue 6). On the private test dockerd it builds a synthetic busy host
+# and prints medians of several runs, side by side:
+#   - `docker leak scan --format json` end to end (helper container included),
+#   - the helper's scan alone (run directly on the host),
+#   - the manual way: for each container, grep -l <ID> /proc/*/mounts,
+#   - a floor: each distinct mount namespace's mountinfo read once (stat + awk + cat, no Docker),
+#   - peak RSS of the plugin process and of the helper (/usr/bin/time -v),
+# then calls scripts/bench-help.sh (docker --help with/without the plugin, version vs node -e 0).
+#
+#   sudo scripts/bench.sh [small|large|all]      (default: small)
+#
+# Synthetic host of size (N, P, K): N stopped `--ipc shareable` containers whose /dev/shm mount is
+# held by K host processes, each `unshare -m --propagation private sleep` started while the
+# containers ran; plus P plain host `sleep` processes.
+#   small: N=40  P=500  K=20        large: N=160 P=2000 K=80 (4x)
+# Env: RUNS (default 5), MANUAL_RUNS (default RUNS; the manual search is slow at large size),
+#      HELP_RUNS (default 10, passed to bench-help.sh), DOCKER_HOST (default: the test daemon).
+# Everything it creates is named dlt-bench-* and removed on exit (trap EXIT).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DOCKER_HOST=${DOCKER_HOST:-unix:///run/docker-leak-test/docker.sock}
+IMAGE=${IMAGE:-docker-leak-test/busybox:latest}
+HELPER=${HELPER:-build/helper/docker-leak-helper-linux-amd64}
+RUNS=${RUNS:-5}
+MANUAL_RUNS=${MANUAL_RUNS:-$RUNS}
+HELP_RUNS=${HELP_RUNS:-10}
+ROOTDIR=${ROOTDIR:-/var/lib/docker-leak-test/root}
+EXECROOT=${EXECROOT:-/run/docker-leak-test/exec}
+what=${1:-small}
+
+[ "$(id -u)" = 0 ] || { echo "bench: run as root (sudo): it reads every process's mounts" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time missing (apt-get install time)" >&2; exit 2; }
+[ -f dist/docker-leak.cjs ] || { echo "bench: build first (node scripts/build.mjs)" >&2; exit 2; }
+[ -x "$HELPER" ] || { echo "bench: $HELPER missing (scripts/build-helper.sh)" >&2; exit 2; }
+
+tag="dlt-bench-$$"
+work=$(mktemp -d /tmp/dlt-bench-XXXXXX)
+pids_file="$work/pids"         # every host process we started (holders and plain sleeps)
+names_file="$work/containers"  # every container we created
+: >"$pids_file"; : >"$names_file"
+
+cleanup() {
+  set +e
+  if [ -s "$pids_file" ]; then
+    # only our own PIDs, one by one (they are sleeps; unshare exec()s sleep, same PID)
+    xargs -r kill -KILL <"$pids_file" 2>/dev/null
+  fi
+  if [ -s "$names_file" ]; then
+    xargs -r -n 20 docker rm -f <"$names_file" >/dev/null 2>&1
+  fi
+  wait 2>/dev/null
+  rm -rf "$work"
+  left=$(docker ps -a --filter "name=$tag" --format '{{.Names}}' | wc -l)
+  echo "cleanup: removed our processes and containers; left with name=$tag: $left" >&2
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m}'; }
+
+time_ms() { # command… → wall ms of one run (exit status ignored: scan exits 3 on leaks)
+  local t0 t1
+  t0=$(date +%s%N)
+  "$@" >/dev/null 2>&1 || true
+  t1=$(date +%s%N)
+  echo $(((t1 - t0) / 1000))  # µs
+}
+
+median_ms() { # runs command… → median wall ms
+  local runs=$1; shift
+  local i
+  for i in $(seq "$runs"); do time_ms "$@"; done | median | awk '{printf "%.1f", $1/1000}'
+}
+
+max_rss_kb() { # command… → max RSS (kB) of the command's process tree, per /usr/bin/time -v
+  # (time exits with the command's status: scan exits 3 when it finds leaks)
+  { /usr/bin/time -v "$@" 2>&1 >/dev/null || true; } | awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}'
+}
+
+scan_e2e() { node dist/docker-leak.cjs scan --format json; }
+helper_scan() { "$HELPER" scan --filter "$ROOTDIR" --filter "$EXECROOT"; }
+manual() { # the manual way: one grep over every process's mounts per container
+  local id
+  while read -r id; do grep -l "$id" /proc/[0-9]*/mounts 2>/dev/null || true; done <"$work/ids"
+}
+floor() { # each distinct mount namespace's mountinfo, read once
+  stat -L -c '%i %n' /proc/[0-9]*/ns/mnt 2>/dev/null |
+    awk '!seen[$1]++ {sub(/ns\/mnt$/, "mountinfo", $2); print $2}' |
+    xargs -r cat 2>/dev/null || true
+}
+
+build_host() { # N P K
+  local n=$1 p=$2 k=$3 size=$4 i t0
+  t0=$(date +%s)
+  seq "$n" | sed "s/^/$tag-$size-/" >"$work/names-$size"
+  cat "$work/names-$size" >>"$names_file"
+  # containers, running; 4 at a time (2 cores)
+  xargs -P 4 -I{} docker run -d --name {} --ipc shareable --network none "$IMAGE" sleep 100000 \
+    <"$work/names-$size" >"$work/ids"
+  [ "$(wc -l <"$work/ids")" = "$n" ] || { echo "bench: only $(wc -l <"$work/ids")/$n containers started" >&2; exit 1; }
+  # K holders: each its own private mount namespace, copied while the shm mounts exist
+  # (started from a child shell, so they are not this shell's jobs: no "Killed" noise on cleanup;
+  #  unshare exec()s sleep, so the PID recorded is the holder's)
+  sh -c 'i=0; while [ $i -lt "$1" ]; do i=$((i+1))
+    unshare -m --propagation private sleep 100000 </dev/null >/dev/null 2>&1 & echo $!; done' sh "$k" >>"$pids_file"
+  sleep 1  # let unshare exec
+  # P plain host processes
+  sh -c 'i=0; while [ $i -lt "$1" ]; do i=$((i+1))
+    sleep 100000 </dev/null >/dev/null 2>&1 & echo $!; done' sh "$p" >>"$pids_file"
+  [ "$(wc -l <"$pids_file")" = $((k + p)) ] || { echo "bench: could not start all host processes" >&2; exit 1; }
+  # stop the containers: their shm is now held only by the holders
+  xargs -P 4 -n 20 docker kill <"$work/names-$size" >/dev/null
+  echo "setup $size (N=$n P=$p K=$k): $(( $(date +%s) - t0 )) s; host now has $(ls -d /proc/[0-9]* 2>/dev/null | wc -l) processes," \
+    "$(stat -L -c %i /proc/[0-9]*/ns/mnt 2>/dev/null | sort -u | wc -l) mount namespaces" >&2
+}
+
+teardown_host() { # size: remove this size's holders/sleeps and containers (the trap covers errors)
+  xargs -r kill -KILL <"$pids_file" 2>/dev/null || true
+  wait 2>/dev/null || true
+  : >"$pids_file"
+  xargs -r -n 20 docker rm -f <"$work/names-$1" >/dev/null 2>&1 || true
+}
+
+bench_size() { # size N P K
+  local size=$1 n=$2 p=$3 k=$4
+  build_host "$n" "$p" "$k" "$size"
+  # sanity: does the scan see the leaks we made?
+  local leaked
+  leaked=$(scan_e2e 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);console.log(j.summary.leaked+"/"+j.findings.length)}catch{console.log("?")}})' || true)
+  echo "scan sees leaked/findings: $leaked (expect >= $n leaked)" >&2
+  local e2e helper man flo rss_plugin rss_helper fixed
+  e2e=$(median_ms "$RUNS" scan_e2e)
+  helper=$(median_ms "$RUNS" helper_scan)
+  flo=$(median_ms "$RUNS" floor)
+  man=$(median_ms "$MANUAL_RUNS" manual)
+  rss_plugin=$(max_rss_kb node dist/docker-leak.cjs scan --format json)
+  rss_helper=$(max_rss_kb "$HELPER" scan --filter "$ROOTDIR" --filter "$EXECROOT")
+  fixed=$(awk -v a="$e2e" -v b="$helper" 'BEGIN{printf "%.1f", a-b}')
+  printf '\n== %s: N=%s containers, P=%s plain processes, K=%s holders (median of %s; manual of %s)\n' \
+    "$size" "$n" "$p" "$k" "$RUNS" "$MANUAL_RUNS"
+  printf '%-44s %10s ms\n' "docker leak scan --format json (end to end)" "$e2e" \
+    "helper scan alone" "$helper" "manual: grep -l ID /proc/*/mounts per ctr" "$man" \
+    "floor: each mount ns's mountinfo once" "$flo" "fixed cost (end to end - helper alone)" "$fixed"
+  printf '%-44s %10s kB\n' "peak RSS, plugin (node)" "$rss_plugin" "peak RSS, helper" "$rss_helper"
+  awk -v e="$e2e" -v h="$helper" -v m="$man" -v f="$flo" 'BEGIN{
+    printf "%-44s %10.1fx\n", "manual / scan end to end", m/e;
+    printf "%-44s %10.1fx\n", "manual / helper alone", m/h;
+    printf "%-44s %10.1fx\n", "helper alone / floor", h/f }'
+  echo "RESULT $size n=$n p=$p k=$k e2e=$e2e helper=$helper manual=$man floor=$flo fixed=$fixed rss_plugin_kb=$rss_plugin rss_helper_kb=$rss_helper"
+  teardown_host "$size"
+}
+
+echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r)," \
+  "docker server $(docker version --format '{{.Server.Version}}'), node $(node --version)"
+case "$what" in
+small) bench_size small 40 500 20 ;;
+large) bench_size large 160 2000 80 ;;
+all) bench_size small 40 500 20; bench_size large 160 2000 80 ;;
+*) echo "usage: $0 [small|large|all]" >&2; exit 2 ;;
+esac
+echo
+echo "== docker --help and docker leak version (scripts/bench-help.sh, median of $HELP_RUNS)"
+scripts/bench-help.sh "$HELP_RUNS"

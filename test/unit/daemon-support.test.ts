@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { checkDaemonSupport, explainHelperRefusal } from "../../src/docker/daemon-support.js";
+import type { Endpoint } from "../../src/docker/endpoint.js";
+import { helperHostConfig } from "../../src/docker/helper-runner.js";
+import type { DaemonFacts } from "../../src/model/inventory.js";
+
+const endpoint: Endpoint = {
+  host: "unix:///var/run/docker.sock",
+  context: "default",
+  source: "test",
+  configDir: "/x",
+};
+
+function daemon(over: Partial<DaemonFacts> = {}): DaemonFacts {
+  return {
+    id: "X",
+    serverVersion: "28.0.0",
+    apiVersion: "1.48",
+    osType: "linux",
+    architecture: "x86_64",
+    kernelVersion: "6.1.0",
+    rootDir: "/var/lib/docker",
+    driver: "overlay2",
+    cgroupVersion: "2",
+    cgroupDriver: "systemd",
+    securityOptions: ["name=seccomp,profile=builtin", "name=cgroupns"],
+    ...over,
+  };
+}
+
+describe("daemon support", () => {
+  it("refuses a Windows daemon before anything runs", () => {
+    assert.throws(
+      () => checkDaemonSupport(daemon({ osType: "windows" }), endpoint),
+      /works with Linux daemons only/,
+    );
+  });
+  it("warns about what a rootless daemon cannot see", () => {
+    const w = checkDaemonSupport(
+      daemon({ securityOptions: ["name=seccomp,profile=builtin", "name=rootless"] }),
+      endpoint,
+    );
+    assert.equal(w.length, 1);
+    assert.match(w[0]!, /rootless: only processes inside its user namespace can be inspected/);
+  });
+  it("says nothing for an ordinary daemon", () => {
+    assert.deepEqual(checkDaemonSupport(daemon(), endpoint), []);
+  });
+  it("explains a daemon that refuses the host PID namespace", () => {
+    const err = explainHelperRefusal(
+      "host PID namespace is not allowed by Enhanced Container Isolation",
+      endpoint,
+    );
+    assert.match(err?.message ?? "", /refuses to run the helper with the host's PID namespace/);
+    assert.equal(explainHelperRefusal("No such image: x", endpoint), null);
+  });
+});
+
+describe("helper HostConfig (never privileged, least capabilities)", () => {
+  it("scan: host PID and cgroup namespaces, no network, read-only, SYS_PTRACE + DAC_READ_SEARCH only", () => {
+    const hc = helperHostConfig("scan", daemon());
+    assert.equal(hc.Privileged, undefined);
+    assert.equal(hc.PidMode, "host");
+    assert.equal(hc.CgroupnsMode, "host");
+    assert.equal(hc.NetworkMode, "none");
+    assert.equal(hc.ReadonlyRootfs, true);
+    assert.deepEqual(hc.CapDrop, ["ALL"]);
+    assert.deepEqual(hc.CapAdd, ["SYS_PTRACE", "DAC_READ_SEARCH"]);
+    assert.deepEqual(hc.SecurityOpt, ["no-new-privileges"]);
+    assert.equal(hc.UsernsMode, undefined);
+  });
+  it("umount: SYS_ADMIN, SYS_PTRACE, SYS_CHROOT only", () => {
+    assert.deepEqual(helperHostConfig("umount", daemon()).CapAdd, ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"]);
+  });
+  it("AppArmor daemons get apparmor=unconfined for the helper only", () => {
+    const hc = helperHostConfig(
+      "scan",
+      daemon({ securityOptions: ["name=apparmor", "name=seccomp,profile=default"] }),
+    );
+    assert.deepEqual(hc.SecurityOpt, ["no-new-privileges", "apparmor=unconfined"]);
+  });
+  it("userns-remap daemons run the helper with UsernsMode host", () => {
+    assert.equal(helperHostConfig("umount", daemon({ securityOptions: ["name=userns"] })).UsernsMode, "host");
+  });
+});
