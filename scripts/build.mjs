@@ -26,6 +26,13 @@ const stubs = {
     b.onResolve({ filter: /^\.\/ssh$/ }, (args) =>
       args.importer.includes(join("docker-modem", "lib")) ? { path: "ssh", namespace: "stub" } : undefined,
     );
+    // debug's optional `require("supports-color")` is not installed: bundle nothing instead of a
+    // runtime require, which the single executable (scripts/build-sea.mjs) would warn about.
+    b.onResolve({ filter: /^supports-color$/ }, () => ({ path: "supports-color", namespace: "absent" }));
+    b.onLoad({ filter: /.*/, namespace: "absent" }, () => ({
+      contents: "module.exports = {};",
+      loader: "js",
+    }));
     b.onLoad({ filter: /.*/, namespace: "stub" }, (args) => ({
       contents: `module.exports = function () { throw new Error("docker leak: ${args.path} transport is not bundled"); };`,
       loader: "js",

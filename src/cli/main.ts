@@ -53,6 +53,8 @@ export function buildCli(colors: boolean): Cli<LeakContext> {
     VersionCommand,
     InstallCommand,
     UninstallCommand,
+    HelperBuildCommand,
+    HelperPruneCommand,
     Builtins.HelpCommand,
   ]) {
     cli.register(command);
