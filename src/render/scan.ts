@@ -131,24 +131,34 @@ export function renderQuiet(view: ScanView, noTrunc: boolean): string {
   return lines.map((l) => `${l}\n`).join("");
 }
 
-export function scanJson(view: ScanView): object {
+/**
+ * The JSON document, in pieces: one per finding, so that a scan with thousands of findings is
+ * written out as it is serialised instead of being built as one string. Compact, like
+ * `docker ps --format json`; pipe it to `jq` for reading.
+ */
+export function* renderScanJson(view: ScanView): Generator<string> {
   const { report } = view;
-  return {
+  const head = {
     schemaVersion: SCAN_SCHEMA_VERSION,
     scannedAt: report.scannedAt,
     daemon: report.daemon,
     leaks: view.findings.some((f) => isLeak(f.severity)),
     summary: countBySeverity(view.findings),
-    findings: view.findings,
+  };
+  const headText = JSON.stringify(head);
+  yield `${headText.slice(0, -1)},"findings":[`;
+  let first = true;
+  for (const f of view.findings) {
+    yield `${first ? "" : ","}${JSON.stringify(f)}`;
+    first = false;
+  }
+  const tail = {
     detached: report.detached,
     stats: report.stats,
     skipped: report.skipped,
     warnings: report.warnings,
   };
-}
-
-export function renderScanJson(view: ScanView): string {
-  return `${JSON.stringify(scanJson(view), null, 2)}\n`;
+  yield `],${JSON.stringify(tail).slice(1)}\n`;
 }
 
 function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {

@@ -71,7 +71,7 @@ export class ScanCommand extends Command<LeakContext> {
     }
     const view = scanView(report, keep);
     if (this.quiet) ctx.stdout.write(renderQuiet(view, this.noTrunc));
-    else if (this.format === "json") ctx.stdout.write(renderScanJson(view));
+    else if (this.format === "json") for (const chunk of renderScanJson(view)) ctx.stdout.write(chunk);
     else if (view.findings.length)
       ctx.stdout.write(renderScanTable(view, { noTrunc: this.noTrunc, color: ctx.color }));
     for (const w of report.warnings) ctx.stderr.write(`${ctx.errColor.yellow("warning:")} ${w}\n`);
