@@ -102,7 +102,7 @@ export function splitArgv(argv: readonly string[]): SplitArgv {
       rawGlobals.push(arg);
       continue;
     }
-    const short = /^-([cHl])(.+)$/.exec(arg);
+    const short = /^-([cHl])(.+)$/s.exec(arg);
     if (short) {
       const key = valueFlags[`-${short[1]}`]!;
       const value = short[2]!.startsWith("=") ? short[2]!.slice(1) : short[2]!;

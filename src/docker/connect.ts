@@ -69,6 +69,8 @@ function dialStdioAgent(opts: ConnectOptions): Agent {
     const stream = Duplex.from({ readable: child.stdout, writable: child.stdin });
     child.on("error", (err) => stream.destroy(err));
     stream.on("close", () => child.kill());
+    // An idle relay must not keep the plugin alive.
+    child.unref();
     // http.Agent expects net.Socket methods it calls opportunistically.
     const socket = stream as unknown as Socket;
     socket.setKeepAlive ??= () => socket;

@@ -111,32 +111,40 @@ async function removeQuietly(docker: DockerClient, id: string): Promise<void> {
   }
 }
 
-/** Calls `onLine` for each `\n`-terminated line; a last line without `\n` is passed too (the decoder flags it). */
+/**
+ * Calls `onLine` for each `\n`-terminated line; a last line without `\n` is passed too (the
+ * decoder and the scan's summary check flag a cut-off record). Each chunk is searched once, so a
+ * long line arriving in many small chunks costs linear time.
+ */
 export function forEachLine(stream: Readable, onLine: (line: string, lineNo: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    let pending = "";
+    let pieces: string[] = [];
     let lineNo = 0;
+    const emit = (line: string) => {
+      lineNo++;
+      if (line.length) onLine(line, lineNo);
+    };
     stream.setEncoding("utf8");
     stream.on("data", (chunk: string) => {
-      pending += chunk;
-      let nl = pending.indexOf("\n");
-      while (nl !== -1) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        lineNo++;
-        try {
-          if (line.length) onLine(line, lineNo);
-        } catch (err) {
-          stream.destroy();
-          reject(err);
-          return;
+      try {
+        let start = 0;
+        let nl = chunk.indexOf("\n");
+        while (nl !== -1) {
+          pieces.push(chunk.slice(start, nl));
+          emit(pieces.join(""));
+          pieces = [];
+          start = nl + 1;
+          nl = chunk.indexOf("\n", start);
         }
-        nl = pending.indexOf("\n");
+        if (start < chunk.length) pieces.push(chunk.slice(start));
+      } catch (err) {
+        stream.destroy();
+        reject(err);
       }
     });
     stream.on("end", () => {
       try {
-        if (pending.length) onLine(pending, ++lineNo);
+        if (pieces.length) emit(pieces.join(""));
         resolve();
       } catch (err) {
         reject(err);

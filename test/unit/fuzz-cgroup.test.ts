@@ -97,14 +97,19 @@ describe("fuzz: parseCgroupLine", () => {
 
   it("keeps every colon of the path", () => {
     fc.assert(
-      fc.property(fc.nat(), fc.array(fc.stringMatching(/^[a-z=_]{1,8}$/), { maxLength: 3 }), anyText, (id, ctl, rest) => {
-        const path = `/${rest}`;
-        assert.deepEqual(parseCgroupLine(`${id}:${ctl.join(",")}:${path}`), {
-          hierarchyId: id,
-          controllers: ctl,
-          path,
-        });
-      }),
+      fc.property(
+        fc.nat(),
+        fc.array(fc.stringMatching(/^[a-z=_]{1,8}$/), { maxLength: 3 }),
+        anyText,
+        (id, ctl, rest) => {
+          const path = `/${rest}`;
+          assert.deepEqual(parseCgroupLine(`${id}:${ctl.join(",")}:${path}`), {
+            hierarchyId: id,
+            controllers: ctl,
+            path,
+          });
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -116,9 +121,11 @@ describe("fuzz: classifyCgroupPath", () => {
       fc.property(
         fc.oneof(
           anyText,
-          fc.array(fc.oneof(anyText, hex64, fc.uuid(), fc.constantFrom("kubepods", "docker")), { maxLength: 8 }).map(
-            (s) => `/${s.join("/")}`,
-          ),
+          fc
+            .array(fc.oneof(anyText, hex64, fc.uuid(), fc.constantFrom("kubepods", "docker")), {
+              maxLength: 8,
+            })
+            .map((s) => `/${s.join("/")}`),
         ),
         (path) => checkOwnerShape(classifyCgroupPath(path)),
       ),
@@ -126,35 +133,36 @@ describe("fuzz: classifyCgroupPath", () => {
     );
   });
 
-  const layouts: Array<[string, (id: string, uid: string) => string, CgroupOwner["kind"], string, boolean]> = [
-    ["cgroupfs", (id) => `/docker/${id}`, "container", "docker", false],
-    ["systemd", (id) => `/system.slice/docker-${id}.scope`, "container", "docker", false],
+  const layouts: Array<[string, (id: string, uid: string) => string, CgroupOwner["kind"], string, boolean]> =
     [
-      "rootless",
-      (id) => `/user.slice/user-1000.slice/user@1000.service/user.slice/docker-${id}.scope`,
-      "container",
-      "docker",
-      false,
-    ],
-    ["k8s cgroupfs", (id, uid) => `/kubepods/burstable/pod${uid}/${id}`, "container", "unknown", true],
-    [
-      "k8s systemd",
-      (id, uid) =>
-        `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${id}.scope`,
-      "container",
-      "containerd",
-      true,
-    ],
-    [
-      "containerd slice form",
-      (id, uid) => `/kubepods-besteffort-pod${uid.replaceAll("-", "_")}.slice:cri-containerd:${id}`,
-      "container",
-      "containerd",
-      true,
-    ],
-    ["cri-o", (id) => `/kubepods.slice/crio-${id}.scope`, "container", "cri-o", false],
-    ["podman", (id) => `/machine.slice/libpod-${id}.scope`, "container", "podman", false],
-  ];
+      ["cgroupfs", (id) => `/docker/${id}`, "container", "docker", false],
+      ["systemd", (id) => `/system.slice/docker-${id}.scope`, "container", "docker", false],
+      [
+        "rootless",
+        (id) => `/user.slice/user-1000.slice/user@1000.service/user.slice/docker-${id}.scope`,
+        "container",
+        "docker",
+        false,
+      ],
+      ["k8s cgroupfs", (id, uid) => `/kubepods/burstable/pod${uid}/${id}`, "container", "unknown", true],
+      [
+        "k8s systemd",
+        (id, uid) =>
+          `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replaceAll("-", "_")}.slice/cri-containerd-${id}.scope`,
+        "container",
+        "containerd",
+        true,
+      ],
+      [
+        "containerd slice form",
+        (id, uid) => `/kubepods-besteffort-pod${uid.replaceAll("-", "_")}.slice:cri-containerd:${id}`,
+        "container",
+        "containerd",
+        true,
+      ],
+      ["cri-o", (id) => `/kubepods.slice/crio-${id}.scope`, "container", "cri-o", false],
+      ["podman", (id) => `/machine.slice/libpod-${id}.scope`, "container", "podman", false],
+    ];
   for (const [name, build, kind, runtime, hasPod] of layouts) {
     it(`recognises the ${name} layout under any unrelated prefix`, () => {
       fc.assert(
@@ -226,14 +234,18 @@ describe("fuzz: ownerFromCgroup", () => {
         });
         const best = Math.max(0, ...candidates.map((c) => RANK[c.kind]));
         assert.equal(RANK[owner.kind], best);
-        if (owner.kind !== "none") assert.ok(candidates.some((c) => JSON.stringify(c) === JSON.stringify(owner)));
+        if (owner.kind !== "none")
+          assert.ok(candidates.some((c) => JSON.stringify(c) === JSON.stringify(owner)));
       }),
       { numRuns: 800 },
     );
   });
 
   it("handles thousands of lines quickly", () => {
-    const lines = Array.from({ length: 5000 }, (_, i) => `${i}:memory:/system.slice/unit${i}.service/${"x".repeat(100)}`);
+    const lines = Array.from(
+      { length: 5000 },
+      (_, i) => `${i}:memory:/system.slice/unit${i}.service/${"x".repeat(100)}`,
+    );
     lines.push(`0::/system.slice/docker-${"ab".repeat(32)}.scope`);
     const t = performance.now();
     const owner = ownerFromCgroup(lines);

@@ -8,8 +8,8 @@ import fc from "fast-check";
 import {
   decodeMountinfoPath,
   escapeMountinfoPath,
-  MountinfoSyntaxError,
   type MountinfoEntry,
+  MountinfoSyntaxError,
   parseMountinfoLine,
   tryParseMountinfoLine,
 } from "../../src/model/mountinfo.js";
@@ -41,7 +41,10 @@ const trickyChar = fc.constantFrom(
 );
 /** Well-formed text (no lone surrogates) weighted towards the tricky characters. */
 const pathText = (maxLength = 40) =>
-  fc.string({ unit: fc.oneof(fc.string({ unit: "binary", minLength: 1, maxLength: 1 }), trickyChar), maxLength });
+  fc.string({
+    unit: fc.oneof(fc.string({ unit: "binary", minLength: 1, maxLength: 1 }), trickyChar),
+    maxLength,
+  });
 /** Arbitrary strings: well-formed, tricky, or lone-surrogate-laden. */
 const anyText = fc.oneof(
   fc.string({ unit: "binary", maxLength: 200 }),
@@ -56,7 +59,20 @@ const tokenLine = fc
   .array(
     fc.oneof(
       anyText,
-      fc.constantFrom("-", "0:1", "8:1", "1", "42", "/", "/mnt", "rw", "shared:1", "master:x", "unbindable", ""),
+      fc.constantFrom(
+        "-",
+        "0:1",
+        "8:1",
+        "1",
+        "42",
+        "/",
+        "/mnt",
+        "rw",
+        "shared:1",
+        "master:x",
+        "unbindable",
+        "",
+      ),
       fc.nat().map(String),
     ),
     { maxLength: 16 },
@@ -78,7 +94,8 @@ function onlySyntaxErrors(line: string): MountinfoEntry | null {
   return entry;
 }
 
-const isWellFormed = (s: string) => !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+const isWellFormed = (s: string) =>
+  !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 
 describe("fuzz: parseMountinfoLine / tryParseMountinfoLine", () => {
   it("arbitrary strings and bytes: an entry or a MountinfoSyntaxError, nothing else", () => {
@@ -119,7 +136,10 @@ describe("fuzz: parseMountinfoLine / tryParseMountinfoLine", () => {
     ),
     fstype: fc.stringMatching(/^[a-z0-9.]{1,10}$/),
     source: pathText(30).map((s) => (s === "" ? "none" : s)),
-    superOptions: fc.array(pathText(20).filter((s) => !s.includes(",") && !s.includes('"')), { maxLength: 4 }),
+    superOptions: fc.array(
+      pathText(20).filter((s) => !s.includes(",") && !s.includes('"')),
+      { maxLength: 4 },
+    ),
     newline: fc.boolean(),
   });
 
@@ -162,7 +182,10 @@ describe("fuzz: parseMountinfoLine / tryParseMountinfoLine", () => {
         assert.equal(e.fstype, g.fstype);
         assert.equal(e.source, g.source);
         // "" as the only super option prints as an empty field: no options.
-        assert.deepEqual(e.superOptions, g.superOptions.length === 1 && g.superOptions[0] === "" ? [] : g.superOptions);
+        assert.deepEqual(
+          e.superOptions,
+          g.superOptions.length === 1 && g.superOptions[0] === "" ? [] : g.superOptions,
+        );
       }),
       { numRuns: 800 },
     );
@@ -176,7 +199,12 @@ describe("fuzz: parseMountinfoLine / tryParseMountinfoLine", () => {
     const e = parseMountinfoLine(`1 2 0:1 / ${raw} rw - overlay overlay rw`);
     assert.equal(e.mountPoint, big);
     assert.ok(performance.now() - t < 3000, `took ${performance.now() - t} ms`);
-    for (const garbage of [" ".repeat(1 << 20), "x".repeat(1 << 20), "\\".repeat(1 << 20), "1 ".repeat(1 << 19)]) {
+    for (const garbage of [
+      " ".repeat(1 << 20),
+      "x".repeat(1 << 20),
+      "\\".repeat(1 << 20),
+      "1 ".repeat(1 << 19),
+    ]) {
       t = performance.now();
       assert.equal(tryParseMountinfoLine(garbage), null);
       assert.ok(performance.now() - t < 2000, `took ${performance.now() - t} ms`);
