@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { PLUGIN_METADATA } from "../version.js";
+import { installInterrupts } from "./interrupts.js";
 import { cacheRoots, extractHelpers, singleExecutable } from "./sea.js";
 
 const argv = process.argv.slice(2);
@@ -29,11 +30,9 @@ function helperDir(): string {
 async function run(): Promise<void> {
   // Loaded lazily (esbuild turns these into deferred module initialisers), so that the metadata
   // answer above does not pay for clipanion, dockerode and the rest.
-  const [{ installInterrupts }, { main }] = await Promise.all([
-    import("./interrupts.js"),
-    import("./main.js"),
-  ]);
+  // Signals are handled from the start, so that an early ^C also exits 130.
   const interrupts = installInterrupts(process, (m) => process.stderr.write(`${m}\n`));
+  const { main } = await import("./main.js");
   try {
     process.exitCode = await main(argv, {
       stdout: process.stdout,

@@ -154,13 +154,22 @@ export function forEachLine(stream: Readable, onLine: (line: string, lineNo: num
   });
 }
 
-/** Removes helper containers left by crashed runs: ours by label, not running, older than a minute. */
+/**
+ * Removes helper containers left by crashed runs (or by a daemon restart): ours by label, exited
+ * or dead at any age; created but never started only after a minute, since a concurrent run may
+ * be about to start it. Running helpers are never touched.
+ */
 export async function sweepStaleHelpers(
   docker: DockerClient,
   nowSeconds = Date.now() / 1000,
 ): Promise<string[]> {
   const list = await docker.listContainers({ label: [`${LABEL_HELPER}=1`] });
-  const stale = list.filter((c) => c.state !== "running" && nowSeconds - c.created > STALE_AFTER_SECONDS);
+  const stale = list.filter(
+    (c) =>
+      c.state === "exited" ||
+      c.state === "dead" ||
+      (c.state === "created" && nowSeconds - c.created > STALE_AFTER_SECONDS),
+  );
   for (const c of stale) await removeQuietly(docker, c.id);
   return stale.map((c) => c.id);
 }

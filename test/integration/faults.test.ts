@@ -1,0 +1,119 @@
+/**
+ * Faults: SIGINT/SIGTERM at every phase of `rm --force-unmount` (no half-state beyond what is
+ * reported, no helper left, and a rerun completes the job), and the daemon going away in the
+ * middle of a scan (clear error, exit 1, no helper left once it is back, the next run works).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { LABEL_HELPER } from "../../src/docker/helper-image.js";
+import {
+  docker,
+  dockerOk,
+  hostMountinfoLines,
+  plugin,
+  pluginAsync,
+  privateNamespaceHolder,
+  REPO_ROOT,
+  requireDaemon,
+  Scope,
+  TEST_IMAGE,
+  uniqueName,
+  waitForOwnNamespace,
+} from "../support/daemon.js";
+
+const helperContainers = () =>
+  dockerOk(["ps", "-aq", "--filter", `label=${LABEL_HELPER}=1`])
+    .split("\n")
+    .filter(Boolean);
+
+async function waitNoHelpers(): Promise<string[]> {
+  // AutoRemove finishes asynchronously after the plugin exits.
+  for (let i = 0; i < 50; i++) {
+    if (!helperContainers().length) return [];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return helperContainers();
+}
+
+/** A stopped container whose shm a host process holds. */
+async function leakedContainer(scope: Scope): Promise<{ name: string; id: string; holder: number }> {
+  const name = scope.container(uniqueName("fault"));
+  const id = dockerOk(["run", "-d", "--name", name, "--ipc", "shareable", TEST_IMAGE, "sleep", "600"]);
+  const holder = privateNamespaceHolder(scope);
+  await waitForOwnNamespace(holder);
+  dockerOk(["stop", "-t", "0", name]);
+  assert.ok(hostMountinfoLines(id).some((l) => l.pid === holder));
+  return { name, id, holder };
+}
+
+describe("faults", () => {
+  const scope = new Scope();
+  before(() => requireDaemon());
+  after(() => scope.cleanup());
+
+  for (const [signal, delayMs] of [
+    ["SIGINT", 150],
+    ["SIGINT", 600],
+    ["SIGTERM", 1200],
+    ["SIGINT", 2000],
+    ["SIGTERM", 3000],
+  ] as const) {
+    it(`${signal} ${delayMs} ms into rm --force-unmount: no helper left, a rerun completes the job`, async () => {
+      const leak = await leakedContainer(scope);
+      const child = pluginAsync(["rm", "--force-unmount", leak.name]);
+      let err = "";
+      child.stderr.on("data", (d) => (err += d));
+      const exited = new Promise<[number | null, string | null]>((resolve) =>
+        child.on("exit", (code, sig) => resolve([code, sig])),
+      );
+      setTimeout(() => child.kill(signal), delayMs);
+      const [code, killedBy] = await exited;
+      // 130 once it runs; killed by the signal itself only if it came before Node ran any of our code.
+      assert.ok(code === 130 || code === 0 || killedBy === signal, `exit ${code} (${killedBy}): ${err}`);
+      if (code === 130) assert.match(err, new RegExp(`interrupted by ${signal}`));
+      assert.doesNotMatch(err, /internal error|\n\s+at /);
+      assert.deepEqual(await waitNoHelpers(), [], "no helper container left");
+
+      // What is left is a consistent state: the container is there or gone, and a rerun finishes.
+      if (docker(["inspect", leak.name]).code === 0) {
+        const rerun = plugin(["rm", "--force-unmount", leak.name]);
+        assert.equal(rerun.code, 0, `${rerun.stdout}${rerun.stderr}`);
+      }
+      assert.equal(docker(["inspect", leak.name]).code, 1, "removed");
+      assert.deepEqual(hostMountinfoLines(leak.id), [], "nothing of it is mounted anywhere");
+      assert.ok(spawnSync("kill", ["-0", String(leak.holder)]).status === 0, "the holder still runs");
+    });
+  }
+
+  it("the daemon going away mid-scan: clear error and exit 1; once it is back, no helper is left and scan works", async () => {
+    const child = pluginAsync(["scan", "--deep"]);
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    // Stop the daemon as soon as the helper container exists.
+    for (let i = 0; i < 200 && !helperContainers().length && child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const stop = spawnSync(join(REPO_ROOT, "scripts", "test-daemon.sh"), ["stop"], { encoding: "utf8" });
+    assert.equal(stop.status, 0, stop.stderr);
+    const code = await exited;
+    try {
+      if (code !== 0 && code !== 3) {
+        assert.equal(code, 1, `${out}${err}`);
+        assert.match(err, /^docker leak: .*(Docker daemon|daemon|helper)/m);
+        assert.doesNotMatch(err, /internal error|\n\s+at /);
+      }
+    } finally {
+      const start = spawnSync(join(REPO_ROOT, "scripts", "test-daemon.sh"), ["start"], { encoding: "utf8" });
+      assert.equal(start.status, 0, start.stderr);
+    }
+    const next = plugin(["scan", "--format", "json"]);
+    assert.ok(next.code === 0 || next.code === 3, next.stderr);
+    assert.equal(JSON.parse(next.stdout).schemaVersion, 1);
+    assert.deepEqual(await waitNoHelpers(), [], "no helper container left once the daemon is back");
+  });
+});
