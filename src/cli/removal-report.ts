@@ -18,13 +18,21 @@ export function reportOutcomes(
   outcomes.forEach((o, i) => {
     const t = targets[i]!;
     switch (o.status) {
-      case "removed":
+      case "removed": {
+        const parts: string[] = [];
+        if (o.released) parts.push(`released ${o.released} leaked mount${o.released === 1 ? "" : "s"}`);
+        if (o.detached) {
+          parts.push(
+            `${o.detached} locked mount${o.detached === 1 ? "" : "s"} (user-namespace holder) detached by removing the mount point`,
+          );
+        }
         ctx.stdout.write(
-          o.released
-            ? `${t.arg}: released ${o.released} leaked mount${o.released === 1 ? "" : "s"}, removed; verified: nothing left\n`
+          parts.length
+            ? `${t.arg}: ${parts.join(", ")}, removed; verified: nothing left\n`
             : `${t.arg}: removed\n`,
         );
         break;
+      }
       case "held": {
         code = ExitCode.LeaksFound;
         const lines = o.remaining.map((f) => `  ${describeFinding(f)}\n`).join("");

@@ -41,7 +41,12 @@ export interface RemovalOptions {
 }
 
 export type TargetOutcome =
-  | { status: "removed"; released: number }
+  /**
+   * released: unmounted in the holders' namespaces; detached: could not be unmounted (locked
+   * mounts of user-namespace holders) but went when the removal deleted their mount point in
+   * the daemon's namespace (the kernel then detaches every copy of it).
+   */
+  | { status: "removed"; released: number; detached?: number }
   | { status: "held"; remaining: Finding[]; failures: string[] }
   | { status: "refused"; reason: string };
 
@@ -96,8 +101,9 @@ export class Removal {
     const outcomes: TargetOutcome[] = [];
     for (const t of targets) {
       const released = plan.filter((p) => t.owns(p.finding) && !failures.has(p.finding)).length;
+      const detached = [...failures.keys()].filter((f) => t.owns(f)).length;
       const outcome = await this.removeOnce(t, true);
-      outcomes.push(outcome.status === "removed" ? { status: "removed", released } : outcome);
+      outcomes.push(outcome.status === "removed" ? { status: "removed", released, detached } : outcome);
     }
 
     // Verify: nothing of a removed target may be mounted anywhere any more.

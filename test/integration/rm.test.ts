@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import {
   docker,
@@ -187,6 +187,98 @@ describe("docker leak rm", () => {
     if (loser) assert.match(loser.err, new RegExp(`No such container: ${twin.name}`));
     assert.ok(!exists(twin.name));
     assert.deepEqual(hostMountinfoLines(twin.id), []);
+  });
+});
+
+describe("docker leak rm: locked mounts (user-namespace holders)", () => {
+  const scope = new Scope();
+  before(() => requireDaemon());
+  after(() => scope.cleanup());
+
+  /** A holder in its own user namespace: the copies it gets are locked and cannot be unmounted. */
+  async function userNamespaceHolder(): Promise<number> {
+    const child = spawn(
+      "unshare",
+      ["-U", "-m", "--map-root-user", "--propagation", "private", "sleep", "600"],
+      {
+        stdio: "ignore",
+        detached: true,
+      },
+    );
+    child.unref();
+    const pid = scope.process(child.pid!);
+    await waitForOwnNamespace(pid);
+    return pid;
+  }
+
+  it("a locked copy that cannot be unmounted goes when removal deletes its mount point", async () => {
+    const target = shareable(scope, "locked");
+    const holder = await userNamespaceHolder();
+    dockerOk(["stop", "-t", "0", target.name]);
+    assert.ok(heldBy(target.id, holder), "recipe: held by the user-namespace holder");
+    const r = plugin(["rm", "--force-unmount", target.name]);
+    assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+    assert.match(
+      r.stdout,
+      new RegExp(
+        `^${target.name}: 1 locked mount \\(user-namespace holder\\) detached by removing the mount point, removed; verified: nothing left$`,
+        "m",
+      ),
+    );
+    assert.deepEqual(hostMountinfoLines(target.id), []);
+    assert.ok(alive(holder), "the holder still runs");
+  });
+
+  it("--restart-holders restarts a holder container (never a host process) when unmounting failed", async () => {
+    const target = shareable(scope, "locked-c");
+    const hostHolder = await userNamespaceHolder();
+    const holderName = scope.container(uniqueName("userns-holder"));
+    const holderId = dockerOk([
+      "run",
+      "-d",
+      "--name",
+      holderName,
+      "--cap-add",
+      "SYS_ADMIN",
+      "--security-opt",
+      "seccomp=unconfined",
+      "--security-opt",
+      "apparmor=unconfined",
+      "-v",
+      "/:/rootfs:ro",
+      TEST_IMAGE,
+      "sleep",
+      "600",
+    ]);
+    dockerOk([
+      "exec",
+      "-d",
+      holderName,
+      "unshare",
+      "-U",
+      "-r",
+      "-m",
+      "--propagation",
+      "private",
+      "sleep",
+      "597",
+    ]);
+    for (let i = 0; i < 100 && !hostMountinfoLines(target.id).some((l) => l.line.includes("/rootfs/")); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const startedBefore = dockerOk(["inspect", "-f", "{{.State.StartedAt}}", holderId]);
+    dockerOk(["stop", "-t", "0", target.name]);
+    const r = plugin(["rm", "--force-unmount", "--restart-holders", target.name]);
+    assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`restarting holder container ${holderId.slice(0, 12)}`));
+    assert.notEqual(
+      dockerOk(["inspect", "-f", "{{.State.StartedAt}}", holderId]),
+      startedBefore,
+      "restarted",
+    );
+    assert.equal(dockerOk(["inspect", "-f", "{{.State.Running}}", holderId]), "true");
+    assert.ok(alive(hostHolder), "the host process holder was not touched");
+    assert.deepEqual(hostMountinfoLines(target.id), []);
   });
 });
 
