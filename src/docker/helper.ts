@@ -113,6 +113,8 @@ export interface UnmountOrderArg {
   mountId: number;
   /** Raw (escaped) mount point, as in the holder's mountinfo. */
   mountPoint: string;
+  /** Fingerprint of the mountinfo line seen at scan time. */
+  fingerprint?: string;
 }
 
 function protocolFailure(err: unknown): never {

@@ -1049,9 +1049,23 @@ static const char *field(const char *line, size_t n, int idx, size_t *flen)
 	return p;
 }
 
+/* 64-bit FNV-1a: the fingerprint of a (escaped) mountinfo line, as the plugin computes it
+ * over the line the scan reported (src/helper/protocol.ts mountLineFingerprint). */
+static unsigned long long fnv1a64(const char *p, size_t n)
+{
+	unsigned long long h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 /* Runs in the forked child, after setns + chroot: verify that mount `id` is
- * the top mount at raw mount point `mp`, then detach it. */
-static void child_umount(unsigned long long id, const char *mp, const char *path, struct outcome *o)
+ * the top mount at raw mount point `mp` (and, with a fingerprint, still the very
+ * mountinfo line seen at scan time: the kernel reuses mount IDs), then detach it. */
+static void child_umount(unsigned long long id, int has_fp, unsigned long long fp, const char *mp,
+			 const char *path, struct outcome *o)
 {
 	struct buf mi = {0}, esc = {0};
 	/* our own mountinfo: after setns + chroot it is the holder's view */
@@ -1078,6 +1092,8 @@ static void child_umount(unsigned long long id, const char *mp, const char *path
 			continue;
 		if (mid == id) {
 			found = 1;
+			if (has_fp && fnv1a64(esc.p, esc.len) != fp)
+				found = 3;
 			if (l4 != mplen || memcmp(f4, mp, mplen) != 0) {
 				now.len = 0;
 				buf_reserve(&now, l4);
@@ -1089,6 +1105,11 @@ static void child_umount(unsigned long long id, const char *mp, const char *path
 		} else if (parent == id && l4 == mplen && memcmp(f4, mp, mplen) == 0) {
 			cover = mid;
 		}
+	}
+	if (found == 3) {
+		set_outcome(o, ST_CHECK, ESTALE,
+			    "mount %llu at %s changed since the scan (its mountinfo line differs)", id, mp);
+		return;
 	}
 	if (found != 1) {
 		set_outcome(o, ST_CHECK, ESTALE, "mount %llu is not at %s (now: %s)", id, mp,
@@ -1144,17 +1165,37 @@ static void do_order(const char *order, struct outcome *o, long long *pid_out,
 	static struct buf path;
 	const char *c1 = strchr(order, ':');
 	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-	unsigned long long pid, id;
+	unsigned long long pid = 0, id = 0;
 	*pid_out = 0;
 	*id_out = 0;
 	*mp_out = order;
 	if (!c1 || !c2) {
-		set_outcome(o, ST_PARSE, EINVAL, "order is not PID:MOUNTID:MOUNTPOINT");
+		set_outcome(o, ST_PARSE, EINVAL, "order is not PID:MOUNTID[/FINGERPRINT]:MOUNTPOINT");
 		return;
 	}
 	*mp_out = c2 + 1;
 	int bad_pid = parse_uint(order, (size_t)(c1 - order), &pid) || pid == 0 || pid > 0x7fffffff;
-	int bad_id = parse_uint(c1 + 1, (size_t)(c2 - c1 - 1), &id) || id > 0xffffffffULL;
+	/* MOUNTID or MOUNTID/FINGERPRINT (16 hex digits) */
+	const char *slash = memchr(c1 + 1, '/', (size_t)(c2 - c1 - 1));
+	const char *id_end = slash ? slash : c2;
+	int has_fp = 0;
+	unsigned long long fp = 0;
+	int bad_id = parse_uint(c1 + 1, (size_t)(id_end - c1 - 1), &id) || id > 0xffffffffULL;
+	if (slash) {
+		size_t fl = (size_t)(c2 - slash - 1);
+		char hex[17];
+		char *hend = NULL;
+		if (fl != 16) {
+			bad_id = 1;
+		} else {
+			memcpy(hex, slash + 1, 16);
+			hex[16] = 0;
+			errno = 0;
+			fp = strtoull(hex, &hend, 16);
+			bad_id |= errno != 0 || !hend || *hend != 0 || hex[0] == '-' || hex[0] == '+';
+			has_fp = 1;
+		}
+	}
 	if (!bad_pid)
 		*pid_out = (long long)pid;
 	if (!bad_id)
@@ -1214,7 +1255,7 @@ static void do_order(const char *order, struct outcome *o, long long *pid_out,
 			int e = errno;
 			set_outcome(&r, ST_CHROOT, e, "chroot to the holder's root: %s", strerror(e));
 		} else {
-			child_umount(id, mp, path.p, &r);
+			child_umount(id, has_fp, fp, mp, path.p, &r);
 		}
 		int hdr[2] = {(int)r.stage, r.err};
 		if (write_all(pfd[1], hdr, sizeof hdr) < 0 ||

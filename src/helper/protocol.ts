@@ -502,7 +502,33 @@ export async function readScan(chunks: AsyncIterable<Uint8Array | string>): Prom
   return collectScan(records);
 }
 
-/** The helper's `umount` argument for one order: `PID:MOUNTID:MOUNTPOINT` (raw mount point). */
-export function formatUnmountOrder(order: { pid: number; mountId: number; mountPoint: string }): string {
-  return `${order.pid}:${order.mountId}:${order.mountPoint}`;
+/**
+ * The helper's `umount` argument for one order: `PID:MOUNTID[/FINGERPRINT]:MOUNTPOINT` (raw
+ * mount point; the fingerprint of the mountinfo line seen at scan time, when known).
+ */
+export function formatUnmountOrder(order: {
+  pid: number;
+  mountId: number;
+  mountPoint: string;
+  fingerprint?: string;
+}): string {
+  const id = order.fingerprint ? `${order.mountId}/${order.fingerprint}` : String(order.mountId);
+  return `${order.pid}:${id}:${order.mountPoint}`;
+}
+
+/**
+ * 64-bit FNV-1a of a mountinfo line as the helper prints it (pure ASCII: the helper escapes every
+ * byte >= 0x80), as 16 hex digits. The helper computes the same over the line it re-reads.
+ * In two 32-bit halves: the 64-bit prime is 2^40 + 0x1b3.
+ */
+export function mountLineFingerprint(line: string): string {
+  let hi = 0xcbf29ce4;
+  let lo = 0x84222325;
+  for (let i = 0; i < line.length; i++) {
+    lo = (lo ^ (line.charCodeAt(i) & 0xff)) >>> 0;
+    const low = lo * 0x1b3;
+    hi = (hi * 0x1b3 + Math.floor(low / 0x100000000) + ((lo << 8) >>> 0)) >>> 0;
+    lo = low >>> 0;
+  }
+  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
 }

@@ -54,6 +54,7 @@
  * 6. Cause and cure (explain.ts) per finding, short for the table and full for JSON.
  */
 import type { HelperScan, NamespaceRecord, PinnedRecord, ProcessRecord } from "../helper/protocol.js";
+import { mountLineFingerprint } from "../helper/protocol.js";
 import { type DaemonLocation, locateDaemon, type NamespaceMountStats } from "./daemon.js";
 import { type ExplainContext, explain } from "./explain.js";
 import {
@@ -96,6 +97,8 @@ export interface AnalyzeInput {
 
 interface ScannedMount {
   entry: MountinfoEntry;
+  /** The line as the helper reported it: its fingerprint travels with unmount orders */
+  line: string;
   resource: Resource | null;
   depth: number;
 }
@@ -151,7 +154,12 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
       const unmount: UnmountOrder | null =
         readVia === null
           ? null
-          : { pid: readVia, mountId: mountRef.mountId, mountPoint: mountRef.mountPointRaw };
+          : {
+              pid: readVia,
+              mountId: mountRef.mountId,
+              mountPoint: mountRef.mountPointRaw,
+              fingerprint: mountLineFingerprint(mount.line),
+            };
       findings.push(
         finding({
           severity,
@@ -228,9 +236,11 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
 
 function scanNamespace(record: NamespaceRecord, index: ResourceIndex, warnings: string[]): ScannedNamespace {
   const entries: MountinfoEntry[] = [];
+  const lines: string[] = [];
   for (const line of record.mountinfo ?? []) {
     try {
       entries.push(parseMountinfoLine(line));
+      lines.push(line);
     } catch (e) {
       if (!(e instanceof MountinfoSyntaxError)) throw e;
       warnings.push(`mount namespace ${record.mntns}: ${e.message}`);
@@ -248,7 +258,12 @@ function scanNamespace(record: NamespaceRecord, index: ResourceIndex, warnings: 
   };
   return {
     record,
-    mounts: entries.map((entry) => ({ entry, resource: index.identify(entry), depth: depthOf(entry) })),
+    mounts: entries.map((entry, i) => ({
+      entry,
+      line: lines[i]!,
+      resource: index.identify(entry),
+      depth: depthOf(entry),
+    })),
   };
 }
 

@@ -68,6 +68,11 @@ export interface UnmountOrder {
   mountId: number;
   /** Raw (escaped) mount point as that PID sees it */
   mountPoint: string;
+  /**
+   * FNV-1a of the whole mountinfo line seen at scan time: the helper refuses the order when the
+   * mount at that ID and point is no longer that very line (mount IDs are reused by the kernel).
+   */
+  fingerprint?: string;
 }
 
 export interface Explanation {

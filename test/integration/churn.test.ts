@@ -7,7 +7,13 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
-import { collectScan, decodeRecord, type HelperRecord } from "../../src/helper/protocol.js";
+import {
+  collectScan,
+  decodeRecord,
+  formatUnmountOrder,
+  type HelperRecord,
+  mountLineFingerprint,
+} from "../../src/helper/protocol.js";
 import { hostMountinfoLines, requireDaemon, uniqueName } from "../support/daemon.js";
 import { type HelperHarness, helperHarness, runVerb } from "../support/helper.js";
 
@@ -53,7 +59,7 @@ describe("the helper under churn", () => {
       const records: HelperRecord[] = [];
       const out = await runVerb(h, "scan", ["--filter", dir, ...(round % 2 ? ["--deep"] : [])]);
       assert.equal(out.exitCode, 0, out.stderr);
-      out.records.forEach((r, i) => records.push(decodeRecord(JSON.stringify(r), i + 1)));
+      for (const [i, r] of out.records.entries()) records.push(decodeRecord(JSON.stringify(r), i + 1));
       const scan = collectScan(records); // throws if counts disagree or the output was cut off
       churnSeen += scan.namespaces.filter((ns) => ns.mountinfo?.some((l) => l.includes("dlt-churn"))).length;
       const pids = new Set(scan.processes.map((p) => p.pid));
@@ -68,6 +74,7 @@ describe("the helper under churn", () => {
         );
       }
     }
+    assert.ok(churnSeen > 0, "the scans did run while churn mounts existed");
   });
 
   it("an order for a mount that changed since the scan is refused", async () => {
@@ -81,10 +88,18 @@ describe("the helper under churn", () => {
     spawnSync("umount", [path]);
     spawnSync("mount", ["-t", "tmpfs", "dlt-second", path]);
     try {
-      const out = await runVerb(h, "umount", [`${process.pid}:${oldId}:${path}`]);
+      // The kernel may give the new mount the old one's ID: the line's fingerprint tells them apart.
+      const order = formatUnmountOrder({
+        pid: process.pid,
+        mountId: oldId,
+        mountPoint: path,
+        fingerprint: mountLineFingerprint(first.line),
+      });
+      const out = await runVerb(h, "umount", [order]);
       const result = out.records.find((r) => r.type === "result");
-      assert.equal(result?.ok, false);
+      assert.equal(result?.ok, false, JSON.stringify(result));
       assert.equal(result?.stage, "check");
+      assert.equal(result?.errno, "ESTALE");
       assert.ok(
         hostMountinfoLines(" dlt-second ").some((l) => l.pid === process.pid),
         "the new mount is untouched",

@@ -14,10 +14,12 @@ import {
   LABEL_HELPER,
   locateHelperBinary,
 } from "../../src/docker/helper-image.js";
+import { mountLineFingerprint } from "../../src/helper/protocol.js";
 import {
   docker,
   dockerOk,
   hostMountinfoLines,
+  MOUNT_CAPABLE,
   privateNamespaceHolder,
   REPO_ROOT,
   requireDaemon,
@@ -91,21 +93,7 @@ describe("the helper through the plugin's runner", () => {
 
   it("scan reports a namespace made inside a container, attributed by cgroup", async () => {
     const name = scope.container(uniqueName("nsholder"));
-    const id = dockerOk([
-      "run",
-      "-d",
-      "--name",
-      name,
-      "--cap-add",
-      "SYS_ADMIN",
-      "--security-opt",
-      "seccomp=unconfined",
-      "--security-opt",
-      "apparmor=unconfined",
-      TEST_IMAGE,
-      "sleep",
-      "600",
-    ]);
+    const id = dockerOk(["run", "-d", "--name", name, ...MOUNT_CAPABLE, TEST_IMAGE, "sleep", "600"]);
     dockerOk(["exec", "-d", name, "unshare", "-m", "--propagation", "private", "sleep", "601"]);
     let holder: AnyRecord | undefined;
     let out: Awaited<ReturnType<typeof runVerb>> | undefined;
@@ -218,6 +206,21 @@ describe("the helper through the plugin's runner", () => {
       );
     });
 
+    it("refuses an order whose mountinfo line fingerprint no longer matches", async () => {
+      const line = hostMountinfoLines(" dlt-theirs ").find((l) => l.pid === holder)!;
+      const id = Number(line.line.split(" ")[0]);
+      const wrong = mountLineFingerprint(`${line.line} changed`);
+      const out = await runVerb(h, "umount", [`${holder}:${id}/${wrong}:${dir}`]);
+      const result = out.records.find((r) => r.type === "result");
+      assert.equal(result?.ok, false);
+      assert.equal(result?.stage, "check");
+      assert.match(result?.message, /changed since the scan/);
+      assert.ok(
+        hostMountinfoLines(" dlt-theirs ").some((l) => l.pid === holder),
+        "still mounted",
+      );
+    });
+
     it("with scan privileges cannot unmount (EPERM)", async () => {
       const id = mountIdOf(holder, dir);
       const out = await runVerb(h, "umount", [`${holder}:${id}:${dir}`], {
@@ -234,7 +237,8 @@ describe("the helper through the plugin's runner", () => {
 
     it("unmounts exactly the ordered mount in the holder's namespace", async () => {
       const id = mountIdOf(holder, dir);
-      const out = await runVerb(h, "umount", [`${holder}:${id}:${dir}`]);
+      const line = hostMountinfoLines(" dlt-theirs ").find((l) => l.pid === holder)!.line;
+      const out = await runVerb(h, "umount", [`${holder}:${id}/${mountLineFingerprint(line)}:${dir}`]);
       assert.equal(out.exitCode, 0, out.stderr);
       assert.deepEqual(
         out.records.filter((r) => r.type === "result"),

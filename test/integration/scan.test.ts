@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import type { DetachedFile, Finding } from "../../src/model/findings.js";
 import {
   dockerOk,
+  MOUNT_CAPABLE,
   plugin,
   privateNamespaceHolder,
   type Run,
@@ -267,16 +268,7 @@ describe("docker leak scan finds real leaks", () => {
 
     before(async () => {
       id = runSleeping(scope, name, ["--ipc", "shareable"]);
-      holderId = runSleeping(scope, holderName, [
-        "--cap-add",
-        "SYS_ADMIN",
-        "--security-opt",
-        "seccomp=unconfined",
-        "--security-opt",
-        "apparmor=unconfined",
-        "-v",
-        "/:/rootfs:ro",
-      ]);
+      holderId = runSleeping(scope, holderName, [...MOUNT_CAPABLE, "-v", "/:/rootfs:ro"]);
       const init = Number(dockerOk(["inspect", "-f", "{{.State.Pid}}", holderId]));
       const argv = ["sleep", "607"];
       dockerOk(["exec", "-d", holderId, "unshare", "-m", "--propagation", "private", ...argv]);
@@ -415,12 +407,7 @@ describe("docker leak scan finds real leaks", () => {
         writer,
         "-v",
         `${data}:/data:rshared`,
-        "--cap-add",
-        "SYS_ADMIN",
-        "--security-opt",
-        "seccomp=unconfined",
-        "--security-opt",
-        "apparmor=unconfined",
+        ...MOUNT_CAPABLE,
         TEST_IMAGE,
         "sh",
         "-c",

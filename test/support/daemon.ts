@@ -15,6 +15,15 @@ export const PRIVATE_ROOT = process.env.DOCKER_LEAK_TEST_ROOT ?? "/var/lib/docke
 export const TEST_IMAGE = "docker-leak-test/busybox:latest";
 export const BUNDLE = join(REPO_ROOT, "dist", "docker-leak.cjs");
 export const LAUNCHER = join(REPO_ROOT, "plugin-metadata", "docker-leak");
+/** `docker run` flags for a test container that may mount and unshare (never --privileged). */
+export const MOUNT_CAPABLE = [
+  "--cap-add",
+  "SYS_ADMIN",
+  "--security-opt",
+  "seccomp=unconfined",
+  "--security-opt",
+  "apparmor=unconfined",
+];
 
 export interface Run {
   code: number;

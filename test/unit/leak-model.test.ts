@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { mountLineFingerprint } from "../../src/helper/protocol.js";
 import { analyze, unmountOrders } from "../../src/model/analyze.js";
 import { dockerdDataRoot, dockerdExecRoot, flagValue, scanFilters } from "../../src/model/daemon.js";
 import { type Finding, isLeak, type ScanReport } from "../../src/model/findings.js";
-import { containerNamed, loadFixture, loadHandwritten } from "./fixtures.js";
+import { containerNamed, loadFixture, loadHandwritten, loadScan } from "./fixtures.js";
 
 const ROOT = "/var/lib/docker-leak-test/root";
 
@@ -34,6 +35,14 @@ const only = (report: ScanReport): Finding => {
   assert.ok(f);
   return f;
 };
+
+/** The fingerprint of the recorded mountinfo line of mount `id` in namespace `mntns`. */
+function fingerprintOf(fixture: string, mntns: number, id: number): string {
+  const ns = loadScan(fixture).namespaces.find((n) => n.mntns === mntns);
+  const line = ns?.mountinfo?.find((l) => l.startsWith(`${id} `));
+  assert.ok(line, `fixture ${fixture} has mount ${id} in ${mntns}`);
+  return mountLineFingerprint(line);
+}
 
 describe("leak model on recorded fixtures (private dockerd, kernel 6.18, cgroup v1 cgroupfs)", () => {
   it("identifies the daemon by its dockerd and --data-root", () => {
@@ -93,6 +102,7 @@ describe("leak model on recorded fixtures (private dockerd, kernel 6.18, cgroup 
       pid: 14229,
       mountId: 13224,
       mountPoint: `${ROOT}/containers/${shm.id}/mounts/shm`,
+      fingerprint: fingerprintOf("shm-leaked-host", 4026532755, 13224),
     });
     assert.equal(f.cure.immediate, "docker leak rm --force-unmount dl-fixture-shm");
     assert.match(f.cause.full, /made with private propagation while container dl-fixture-shm ran/);
@@ -176,6 +186,7 @@ describe("leak model on recorded fixtures (private dockerd, kernel 6.18, cgroup 
       pid: 1080,
       mountId: 14388,
       mountPoint: `${ROOT}/volumes/dl-fixture-vol2/_data/sub`,
+      fingerprint: fingerprintOf("volume-stale", f.holder.namespace, 14388),
     });
   });
 
