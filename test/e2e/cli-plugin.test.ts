@@ -169,6 +169,16 @@ describe("docker leak as a docker CLI plugin", () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   });
 
+  it("with --format json, errors are JSON on stderr too", () => {
+    const r = cli(["leak", "scan", "--format", "json", "dlt-no-such-target"], { DOCKER_HOST: PRIVATE_HOST });
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, "");
+    assert.deepEqual(JSON.parse(r.stderr), {
+      error: "No such container or volume: dlt-no-such-target",
+      exitCode: 1,
+    });
+  });
+
   it("__complete answers nothing harmful", () => {
     const r = spawnSync(LAUNCHER, ["__complete", "leak", ""], { encoding: "utf8" });
     assert.equal(r.status, 0);
