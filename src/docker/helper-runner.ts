@@ -75,11 +75,23 @@ export async function runHelper(docker: DockerClient, opts: RunHelperOptions): P
     Tty: false,
     HostConfig: { ...helperHostConfig(opts.mode, opts.daemon), ...opts.hostConfigOverride },
   };
-  const id = await docker.createContainer(spec).catch((err: unknown) => {
+  const creating = docker.createContainer(spec).catch((err: unknown) => {
     throw (err instanceof ApiError && explainHelperRefusal(err.message, docker.endpoint)) || err;
   });
+  // Registered before the create call returns: a signal while it is in flight must still remove
+  // the container the daemon is about to create.
+  const dispose = opts.interrupts?.onInterrupt(async () => {
+    const created = await creating.catch(() => undefined);
+    if (created) await removeQuietly(docker, created);
+  });
+  let id: string;
+  try {
+    id = await creating;
+  } catch (err) {
+    dispose?.();
+    throw err;
+  }
   const remove = () => removeQuietly(docker, id);
-  const dispose = opts.interrupts?.onInterrupt(remove);
   try {
     await opts.afterCreate?.(id);
     const streams = await docker.attachContainer(id);

@@ -9,9 +9,11 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { mountLineFingerprint } from "../../src/helper/protocol.js";
 import type { DetachedFile, Finding } from "../../src/model/findings.js";
 import {
   dockerOk,
+  hostMountinfoLines,
   MOUNT_CAPABLE,
   plugin,
   privateNamespaceHolder,
@@ -179,10 +181,16 @@ describe("docker leak scan finds real leaks", () => {
       assert.ok(f.mount.mountPoint.endsWith(`/containers/${id}/mounts/shm`), f.mount.mountPoint);
       assert.equal(f.mount.fstype, "tmpfs");
       assert.ok(f.mount.mountId > 0);
+      // The order carries the fingerprint of the line the kernel shows for that mount.
+      const line = hostMountinfoLines(`/containers/${id}/mounts/shm`).find(
+        (l) => l.pid === holder && l.line.startsWith(`${f.mount!.mountId} `),
+      );
+      assert.ok(line, "the kernel shows the held mount");
       assert.deepEqual(f.unmount, {
         pid: holder,
         mountId: f.mount.mountId,
         mountPoint: f.mount.mountPointRaw,
+        fingerprint: mountLineFingerprint(line.line),
       });
       assert.ok(f.cause.short && f.cause.full && f.cure.full, "a cause and a cure");
       assert.equal(scan.json.leaks, true);
