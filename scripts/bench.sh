@@ -8,7 +8,7 @@
 #   - peak RSS of the plugin process and of the helper (/usr/bin/time -v),
 # then calls scripts/bench-help.sh (docker --help with/without the plugin, version vs node -e 0).
 #
-#   sudo scripts/bench.sh [small|large|all]      (default: small)
+#   sudo scripts/bench.sh [small|large|all|load]      (default: small; load: N=200 P=5000 K=10)
 #
 # Synthetic host of size (N, P, K): N stopped `--ipc shareable` containers whose /dev/shm mount is
 # held by K host processes, each `unshare -m --propagation private sleep` started while the
@@ -158,7 +158,8 @@ case "$what" in
 small) bench_size small 40 500 20 ;;
 large) bench_size large 160 2000 80 ;;
 all) bench_size small 40 500 20; bench_size large 160 2000 80 ;;
-*) echo "usage: $0 [small|large|all]" >&2; exit 2 ;;
+load) bench_size load 200 5000 10 ;; # issue 7: 200 containers, 5,000 processes; peak memory
+*) echo "usage: $0 [small|large|all|load]" >&2; exit 2 ;;
 esac
 echo
 echo "== docker --help and docker leak version (scripts/bench-help.sh, median of $HELP_RUNS)"

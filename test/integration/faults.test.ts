@@ -87,6 +87,38 @@ describe("faults", () => {
     });
   }
 
+  it("the daemon going away mid-rm: clear error and exit 1; once it is back, a rerun completes the job", async () => {
+    const leak = await leakedContainer(scope);
+    const child = pluginAsync(["rm", "--force-unmount", leak.name]);
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    // Stop the daemon once a helper container (the scan or the unmount one) exists.
+    for (let i = 0; i < 400 && !helperContainers().length && child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const stop = spawnSync(join(REPO_ROOT, "scripts", "test-daemon.sh"), ["stop"], { encoding: "utf8" });
+    assert.equal(stop.status, 0, stop.stderr);
+    const code = await exited;
+    try {
+      assert.ok(code === 1 || code === 0, `exit ${code}: ${out}${err}`);
+      if (code === 1) assert.match(err, /^docker leak: /m);
+      assert.doesNotMatch(err, /internal error|\n\s+at /);
+    } finally {
+      const start = spawnSync(join(REPO_ROOT, "scripts", "test-daemon.sh"), ["start"], { encoding: "utf8" });
+      assert.equal(start.status, 0, start.stderr);
+    }
+    if (docker(["inspect", leak.name]).code === 0) {
+      const rerun = plugin(["rm", "--force-unmount", leak.name]);
+      assert.equal(rerun.code, 0, `${rerun.stdout}${rerun.stderr}`);
+    }
+    assert.equal(docker(["inspect", leak.name]).code, 1, "removed");
+    assert.deepEqual(hostMountinfoLines(leak.id), [], "nothing of it is mounted anywhere");
+    assert.deepEqual(await waitNoHelpers(), [], "no helper container left");
+  });
+
   it("the daemon going away mid-scan: clear error and exit 1; once it is back, no helper is left and scan works", async () => {
     const child = pluginAsync(["scan", "--deep"]);
     let out = "";
