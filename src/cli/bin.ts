@@ -46,6 +46,8 @@ async function run(): Promise<void> {
     process.stderr.write(`docker leak: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exitCode = 1;
   }
+  // Interrupted: the signal handler exits (130) once its cleanups are done.
+  if (interrupts.interrupted) return;
   // Done: exit once stdout is flushed, rather than waiting for idle keep-alive connections
   // (e.g. `docker system dial-stdio` children) to be closed.
   process.stdout.write("", () => process.exit());

@@ -28,4 +28,6 @@ export interface LeakContext extends BaseContext {
 export interface Interrupts {
   /** Registers a cleanup; returns its disposer. */
   onInterrupt(cleanup: () => Promise<void>): () => void;
+  /** Whether a signal arrived: the work's own failures after that are its consequence, not news. */
+  readonly interrupted: boolean;
 }

@@ -26,5 +26,8 @@ export function installInterrupts(
       cleanups.add(cleanup);
       return () => cleanups.delete(cleanup);
     },
+    get interrupted() {
+      return interrupted;
+    },
   };
 }

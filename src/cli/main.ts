@@ -154,6 +154,8 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     const code = await command.validateAndExecute();
     return typeof code === "number" ? code : ExitCode.Ok;
   } catch (err) {
+    // Interrupted: the cleanup broke the work on purpose; the signal handler reports and exits 130.
+    if (io.interrupts.interrupted) return ExitCode.Interrupted;
     if (err instanceof Error && err.name === "UsageError" && !(err instanceof UsageError)) {
       // clipanion's own UsageError (validation)
       stderr.write(`docker leak: ${err.message}\nSee 'docker leak --help'.\n`);

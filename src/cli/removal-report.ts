@@ -37,12 +37,18 @@ export function reportOutcomes(
         code = ExitCode.LeaksFound;
         const lines = o.remaining.map((f) => `  ${describeFinding(f)}\n`).join("");
         const why = o.failures.map((m) => `  ${m}\n`).join("");
-        ctx.stdout.write(
-          `${t.arg}: not removed clean: ${o.remaining.length} mount(s) still held\n${lines}${why}`,
-        );
-        ctx.stderr.write(
-          `hint: 'docker leak ${opts.command} --force-unmount ${t.arg}' releases them${opts.command === "rm" ? "; --restart-holders restarts holder containers as a last resort" : ""}\n`,
-        );
+        const n = `${o.remaining.length} mount${o.remaining.length === 1 ? "" : "s"}`;
+        if (o.removed) {
+          ctx.stdout.write(`${t.arg}: removed, but ${n} of it still held\n${lines}${why}`);
+          ctx.stderr.write(
+            "hint: restart the holders listed above (for holder containers, --restart-holders does it)\n",
+          );
+        } else {
+          ctx.stdout.write(`${t.arg}: not removed: ${n} held in other mount namespaces\n${lines}${why}`);
+          ctx.stderr.write(
+            `hint: 'docker leak ${opts.command} --force-unmount ${t.arg}' releases them${opts.command === "rm" ? "; --restart-holders restarts holder containers as a last resort" : ""}\n`,
+          );
+        }
         break;
       }
       case "refused":

@@ -32,6 +32,8 @@ export interface RemovalTarget {
   remove(): Promise<void>;
   /** Containers the holder restarts may touch (never the target itself) */
   containerId?: string;
+  /** Stops a running container before removal (`-f`); called only once removal goes ahead */
+  stop?: () => Promise<void>;
 }
 
 export interface RemovalOptions {
@@ -47,7 +49,8 @@ export type TargetOutcome =
    * the daemon's namespace (the kernel then detaches every copy of it).
    */
   | { status: "removed"; released: number; detached?: number }
-  | { status: "held"; remaining: Finding[]; failures: string[] }
+  /** removed: whether the target itself is gone (held copies may outlive it) */
+  | { status: "held"; removed: boolean; remaining: Finding[]; failures: string[] }
   | { status: "refused"; reason: string };
 
 const MAX_BUSY_RETRIES = 3;
@@ -72,19 +75,28 @@ export class Removal {
 
   /** Runs the whole job for the targets; returns one outcome per target, in order. */
   async run(targets: readonly RemovalTarget[], opts: RemovalOptions): Promise<TargetOutcome[]> {
+    // With --force-unmount, running targets (-f) stop first: their captured copies become leaks to release.
+    if (opts.forceUnmount && !opts.dryRun) for (const t of targets) await t.stop?.();
     const findings = await this.scan();
     const owned = (t: RemovalTarget) => findings.filter((f) => t.owns(f) && f.mount !== null);
 
     if (!opts.forceUnmount) {
+      // Held targets are left alone (not even stopped); the others go as with docker rm.
       const outcomes: TargetOutcome[] = [];
+      const free: RemovalTarget[] = [];
       for (const t of targets) {
         const held = owned(t);
-        if (held.length) {
-          outcomes.push({ status: "held", remaining: held, failures: [] });
-          continue;
+        if (held.length) outcomes.push({ status: "held", removed: false, remaining: held, failures: [] });
+        else {
+          free.push(t);
+          if (opts.dryRun) outcomes.push({ status: "removed", released: 0 });
+          else {
+            await t.stop?.();
+            outcomes.push(await this.removeOnce(t, false));
+          }
         }
-        outcomes.push(await this.removeOnce(t, false));
       }
+      if (opts.dryRun) this.ctx.stdout.write(renderPlan([], free));
       return outcomes;
     }
 
@@ -113,7 +125,7 @@ export class Removal {
       if (o.status !== "removed") return o;
       const left = after.filter((f) => targets[i]!.owns(f) && f.mount !== null);
       if (!left.length) return o;
-      return { status: "held", remaining: left, failures: [...failures.values()] };
+      return { status: "held", removed: true, remaining: left, failures: [...failures.values()] };
     });
   }
 
@@ -160,7 +172,7 @@ export class Removal {
         const findings = await this.scan();
         const held = findings.filter((f) => t.owns(f) && f.mount !== null);
         if (!release || attempt >= MAX_BUSY_RETRIES || !held.length) {
-          return { status: "held", remaining: held, failures: [err.message] };
+          return { status: "held", removed: false, remaining: held, failures: [err.message] };
         }
         // Release what holds the path the daemon named first; all of the target's mounts otherwise.
         const busyPath = busyPathFromError(err.message);
@@ -171,7 +183,7 @@ export class Removal {
           failures,
         );
         if (failures.size === held.length)
-          return { status: "held", remaining: held, failures: [...failures.values()] };
+          return { status: "held", removed: false, remaining: held, failures: [...failures.values()] };
       }
     }
   }

@@ -109,6 +109,28 @@ describe("docker leak rm", () => {
     assert.ok(heldBy(target.id, hostHolder) && heldBy(target.id, inContainer.pid), "mounts still held");
   });
 
+  it("--dry-run without --force-unmount removes nothing either", () => {
+    const idle = scope.container(uniqueName("dry-idle"));
+    dockerOk(["create", "--name", idle, TEST_IMAGE]);
+    const r = plugin(["rm", "--dry-run", idle]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`then: remove container ${idle}`));
+    assert.ok(exists(idle));
+  });
+
+  it("-f without --force-unmount does not even stop a running container whose mounts are held", async () => {
+    const busy = shareable(scope, "captured");
+    const holder = privateNamespaceHolder(scope);
+    await waitForOwnNamespace(holder);
+    const r = plugin(["rm", "-f", busy.name]);
+    assert.equal(r.code, 3, `${r.stdout}${r.stderr}`);
+    assert.match(
+      r.stdout,
+      new RegExp(`${busy.name}: not removed: \\d+ mounts? held in other mount namespaces`),
+    );
+    assert.equal(dockerOk(["inspect", "-f", "{{.State.Running}}", busy.name]), "true");
+  });
+
   it("a running container is refused without -f and left alone", () => {
     const running = scope.container(uniqueName("running"));
     dockerOk(["run", "-d", "--name", running, TEST_IMAGE, "sleep", "600"]);

@@ -53,8 +53,8 @@ export class RmCommand extends Command<LeakContext> {
         failed = true;
         continue;
       }
-      if (running && !this.dryRun) await docker.stopContainer(c.id, 0);
       targets.push({
+        ...(running ? { stop: () => docker.stopContainer(c.id, 0) } : {}),
         arg,
         label: `container ${c.name}`,
         containerId: c.id,
