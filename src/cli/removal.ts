@@ -6,6 +6,7 @@
 import type { DockerClient } from "../docker/client.js";
 import { ApiError } from "../docker/dockerode-client.js";
 import { type PreparedHelper, unmountInHolders } from "../docker/helper.js";
+import { InterruptedError } from "../errors.js";
 import type { UmountResultRecord } from "../helper/protocol.js";
 import { holderPhrase, shortId } from "../model/explain.js";
 import type { Finding } from "../model/findings.js";
@@ -63,6 +64,11 @@ export class Removal {
     private readonly helper: PreparedHelper,
   ) {}
 
+  /** After a signal, nothing more is changed: the handler cleans up and exits 130. */
+  private checkNotInterrupted(): void {
+    if (this.ctx.interrupts.interrupted) throw new InterruptedError("SIGINT");
+  }
+
   private async scan(): Promise<Finding[]> {
     const report = await scanAndAnalyze(this.ctx, this.docker, this.inventory, this.helper, false);
     return report.findings;
@@ -76,7 +82,12 @@ export class Removal {
   /** Runs the whole job for the targets; returns one outcome per target, in order. */
   async run(targets: readonly RemovalTarget[], opts: RemovalOptions): Promise<TargetOutcome[]> {
     // With --force-unmount, running targets (-f) stop first: their captured copies become leaks to release.
-    if (opts.forceUnmount && !opts.dryRun) for (const t of targets) await t.stop?.();
+    if (opts.forceUnmount && !opts.dryRun) {
+      for (const t of targets) {
+        this.checkNotInterrupted();
+        await t.stop?.();
+      }
+    }
     const findings = await this.scan();
     const owned = (t: RemovalTarget) => findings.filter((f) => t.owns(f) && f.mount !== null);
 
@@ -146,6 +157,7 @@ export class Removal {
   /** Removal through the API; on EBUSY, re-scan, release what holds the target and retry. */
   private async removeOnce(t: RemovalTarget, release: boolean): Promise<TargetOutcome> {
     for (let attempt = 0; ; attempt++) {
+      this.checkNotInterrupted();
       try {
         await t.remove();
         return { status: "removed", released: 0 };
@@ -196,6 +208,7 @@ export class Removal {
       if (o.kind === "container" && o.known && !targets.some((t) => t.containerId === o.id)) ids.add(o.id);
     }
     for (const id of ids) {
+      this.checkNotInterrupted();
       this.ctx.stderr.write(`restarting holder container ${shortId(id)}\n`);
       await this.docker.restartContainer(id, 10);
     }

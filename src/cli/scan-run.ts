@@ -48,9 +48,12 @@ export async function scanAndAnalyze(
   const progress = progressLine(ctx.stderr, ctx.stderrIsTTY);
   progress.update("Scanning mount namespaces…");
   try {
+    const { rootDir, driver } = inventory.daemon;
     const scan = await scanHost(docker, helper, {
       filters: scanFilters(inventory),
       deep,
+      // Ties detached overlays (pinned by open files) to their containers' layers.
+      ...(driver === "overlay2" && rootDir ? { layersDir: `${rootDir.replace(/\/+$/, "")}/overlay2` } : {}),
       interrupts: ctx.interrupts,
     });
     return analyze({ inventory, scan, deep, now: new Date() });

@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Interrupts } from "../cli/context.js";
-import { LeakError } from "../errors.js";
+import { InterruptedError, LeakError } from "../errors.js";
 import type { DaemonFacts } from "../model/inventory.js";
 import type { ContainerSpec, DockerClient } from "./client.js";
 import { explainHelperRefusal, hasAppArmor, usesUsernsRemap } from "./daemon-support.js";
@@ -75,6 +75,8 @@ export async function runHelper(docker: DockerClient, opts: RunHelperOptions): P
     Tty: false,
     HostConfig: { ...helperHostConfig(opts.mode, opts.daemon), ...opts.hostConfigOverride },
   };
+  // After a signal nothing new starts: the handler's cleanups only know what exists already.
+  if (opts.interrupts?.interrupted) throw new InterruptedError("SIGINT");
   const creating = docker.createContainer(spec).catch((err: unknown) => {
     throw (err instanceof ApiError && explainHelperRefusal(err.message, docker.endpoint)) || err;
   });

@@ -55,6 +55,8 @@ export interface ScanRequest {
   /** Substrings a mountinfo line must contain to be reported (the daemon's real paths). */
   filters: string[];
   deep: boolean;
+  /** With deep: the daemon's overlay2 directory, to tie detached overlays to their layers. */
+  layersDir?: string;
   interrupts?: Interrupts;
 }
 
@@ -68,7 +70,11 @@ export async function scanHost(
   const run = await runHelper(docker, {
     image: helper.image.id,
     mode: "scan",
-    args: [...req.filters.flatMap((f) => ["--filter", f]), ...(req.deep ? ["--deep"] : [])],
+    args: [
+      ...req.filters.flatMap((f) => ["--filter", f]),
+      ...(req.deep ? ["--deep"] : []),
+      ...(req.deep && req.layersDir ? ["--layers", req.layersDir] : []),
+    ],
     daemon: helper.daemon,
     ...(req.interrupts ? { interrupts: req.interrupts } : {}),
     onLine: (line, lineNo) => records.push(decodeRecord(line, lineNo)),

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -601,9 +602,51 @@ static int detached(struct ns *n, uint32_t id)
 	return !has_u32(n->ids, n->nids, id) && !has_u32(allids, nallids, id);
 }
 
-static void emit_pinned(const struct proc *pr, const char *kind, int fd, uint64_t mnt_id,
-			unsigned dmaj, unsigned dmin, uint64_t ino, const struct buf *path)
+/* Inodes of the roots of detached overlays that pinned files live on (for --layers). */
+static uint64_t *ovl_roots;
+static size_t novl_roots, ovl_rootcap;
+
+/* For a pinned directory on an overlay: the inode of that overlay's root directory, found by
+ * walking ".." until it stops moving (the root of a detached mount is its own parent). An
+ * overlay reports its root's inode from the upper directory (a container's overlay2/<id>/diff),
+ * which ties a detached rootfs to its container. 0 when not an overlay or not a directory. */
+static uint64_t overlay_root_ino(const char *procpath)
 {
+	int fd = openat(procfd, procpath, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct statfs sf;
+	struct stat st;
+	uint64_t ino = 0;
+	if (fstatfs(fd, &sf) == 0 && (unsigned long)sf.f_type == 0x794c7630UL && fstat(fd, &st) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		for (int depth = 0; depth < 4096; depth++) {
+			int up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+			struct stat pst;
+			if (up < 0 || fstat(up, &pst) != 0) {
+				if (up >= 0)
+					close(up);
+				break;
+			}
+			if (pst.st_ino == st.st_ino && pst.st_dev == st.st_dev) {
+				ino = (uint64_t)st.st_ino;
+				close(up);
+				break;
+			}
+			close(fd);
+			fd = up;
+			st = pst;
+		}
+	}
+	close(fd);
+	return ino;
+}
+
+static void emit_pinned(const struct proc *pr, const char *kind, int fd, uint64_t mnt_id,
+			unsigned dmaj, unsigned dmin, uint64_t ino, const struct buf *path,
+			const char *procpath)
+{
+	uint64_t root = overlay_root_ino(procpath);
 	ostr("{\"type\":\"pinned\",\"pid\":");
 	oint(pr->pid);
 	ostr(",\"mntns\":");
@@ -625,8 +668,66 @@ static void emit_pinned(const struct proc *pr, const char *kind, int fd, uint64_
 	ou64(ino);
 	ostr(",\"path\":");
 	ojsonn(path->p, path->len);
+	ostr(",\"overlayRootIno\":");
+	if (root) {
+		ou64(root);
+		GROW(ovl_roots, ovl_rootcap, novl_roots + 1);
+		ovl_roots[novl_roots++] = root;
+	} else {
+		ostr("null");
+	}
 	ostr("}\n");
 	npinned++;
+}
+
+/* --layers DIR: for each overlay root inode seen, the entry of DIR (a daemon's overlay2
+ * directory, resolved through dockerd's root) whose diff/ directory has that inode. */
+static void emit_layers(const char *dir)
+{
+	static struct buf b;
+	char path[64];
+	if (!novl_roots || !dir || dir[0] != '/')
+		return;
+	for (size_t i = 0; i < nprocs; i++) {
+		snprintf(path, sizeof path, "%d/comm", procs[i].pid);
+		if (read_at(procfd, path, &b) != 0 || strncmp(b.p, "dockerd", 7) != 0)
+			continue;
+		struct buf rel = {0};
+		buf_reserve(&rel, strlen(dir) + 32);
+		snprintf(rel.p, strlen(dir) + 32, "%d/root%s", procs[i].pid, dir);
+		int dfd = openat(procfd, rel.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(rel.p);
+		if (dfd < 0)
+			continue;
+		DIR *d = fdopendir(dfd);
+		if (!d) {
+			close(dfd);
+			continue;
+		}
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			char diff[300];
+			struct stat st;
+			if ((size_t)snprintf(diff, sizeof diff, "%s/diff", de->d_name) >= sizeof diff)
+				continue;
+			if (fstatat(dirfd(d), diff, &st, AT_SYMLINK_NOFOLLOW) != 0)
+				continue;
+			for (size_t k = 0; k < novl_roots; k++) {
+				if (ovl_roots[k] == (uint64_t)st.st_ino) {
+					ostr("{\"type\":\"layer\",\"dir\":");
+					ojson(de->d_name);
+					ostr(",\"ino\":");
+					ou64((uint64_t)st.st_ino);
+					ostr("}\n");
+					break;
+				}
+			}
+		}
+		closedir(d);
+		return; /* the first dockerd whose root has DIR */
+	}
 }
 
 /* Deep-inspect one process. Returns 0, or an errno (EACCES/EPERM/...) with
@@ -664,7 +765,8 @@ static int deep_proc(const struct proc *pr, const char **what)
 		if (readlink_at(procfd, path, &lbuf) != 0 || internal_path(lbuf.p))
 			continue;
 		if (detached(n, (uint32_t)sx.mnt_id))
-			emit_pinned(pr, kinds[k], -1, sx.mnt_id, sx.dev_major, sx.dev_minor, sx.ino, &lbuf);
+			emit_pinned(pr, kinds[k], -1, sx.mnt_id, sx.dev_major, sx.dev_minor, sx.ino, &lbuf,
+				    path);
 	}
 
 	snprintf(path, sizeof path, "%d/fd", pr->pid);
@@ -731,12 +833,12 @@ static int deep_proc(const struct proc *pr, const char **what)
 				diag("statx /proc/%s", path);
 			continue;
 		}
-		emit_pinned(pr, "fd", fds[i], id, sx.dev_major, sx.dev_minor, sx.ino, &lbuf);
+		emit_pinned(pr, "fd", fds[i], id, sx.dev_major, sx.dev_minor, sx.ino, &lbuf, path);
 	}
 	return 0;
 }
 
-static int cmd_scan(char **filters, size_t nfilters, int deep)
+static int cmd_scan(char **filters, size_t nfilters, int deep, const char *layers)
 {
 	struct buf bstat = {0}, bcmd = {0}, bcg = {0}, broot = {0}, esc = {0};
 	char path[64];
@@ -964,6 +1066,9 @@ static int cmd_scan(char **filters, size_t nfilters, int deep)
 			}
 		}
 	}
+
+	if (deep)
+		emit_layers(layers);
 
 	ostr("{\"type\":\"summary\",\"processes\":");
 	ou64(nproc_rec);
@@ -1391,9 +1496,15 @@ int main(int argc, char **argv)
 		char **filters = xrealloc(NULL, (size_t)argc * sizeof *filters);
 		size_t nf = 0;
 		int deep = 0;
+		const char *layers = NULL;
 		for (int i = 2; i < argc; i++) {
 			if (!strcmp(argv[i], "--deep"))
 				deep = 1;
+			else if (!strcmp(argv[i], "--layers")) {
+				if (++i >= argc)
+					return usage("--layers needs a directory");
+				layers = argv[i];
+			}
 			else if (!strcmp(argv[i], "--filter")) {
 				if (++i >= argc)
 					return usage("--filter needs a value");
@@ -1405,7 +1516,7 @@ int main(int argc, char **argv)
 				return usage("bad arguments");
 			}
 		}
-		rc = open_proc() < 0 ? 1 : cmd_scan(filters, nf, deep);
+		rc = open_proc() < 0 ? 1 : cmd_scan(filters, nf, deep, layers);
 		free(filters);
 	} else if (!strcmp(verb, "umount")) {
 		rc = open_proc() < 0 ? 1 : cmd_umount(argv + 2, (size_t)argc - 2);

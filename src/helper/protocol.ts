@@ -72,6 +72,18 @@ export interface PinnedRecord {
   ino: number;
   /** The link text of /proc/PID/{cwd,root,exe,fd/N} */
   path: string;
+  /**
+   * For a directory on an overlay: the inode of that overlay's root directory (the upper
+   * directory's inode: ties a detached container rootfs to its overlay2/<id>/diff); else null.
+   */
+  overlayRootIno: number | null;
+}
+
+/** With `scan --deep --layers DIR`: the entry of DIR whose diff/ has a pinned overlay's root inode. */
+export interface LayerRecord {
+  type: "layer";
+  dir: string;
+  ino: number;
 }
 
 export interface ScanSummaryRecord {
@@ -119,6 +131,7 @@ export type HelperRecord =
   | SkippedRecord
   | NamespaceRecord
   | PinnedRecord
+  | LayerRecord
   | SummaryRecord
   | UmountResultRecord
   | ErrorRecord;
@@ -129,6 +142,8 @@ export interface HelperScan {
   processes: ProcessRecord[];
   namespaces: NamespaceRecord[];
   pinned: PinnedRecord[];
+  /** --deep --layers: overlay layer directories whose diff/ is the root of a pinned overlay */
+  layers: LayerRecord[];
   skipped: SkippedRecord[];
   summary: ScanSummaryRecord;
 }
@@ -319,8 +334,12 @@ export function decodeRecord(line: string, lineNo?: number): HelperRecord {
         dev,
         ino: f.count("ino"),
         path: f.string("path"),
+        // Absent from helpers before protocol 1.1: null.
+        overlayRootIno: f.has("overlayRootIno") ? f.countOrNull("overlayRootIno") : null,
       };
     }
+    case "layer":
+      return { type, dir: f.nonEmptyString("dir"), ino: f.count("ino") };
     case "summary":
       if (f.has("orders"))
         return { type, orders: f.count("orders"), ok: f.count("ok"), failed: f.count("failed") };
@@ -435,6 +454,7 @@ export function collectScan(records: Iterable<HelperRecord>): HelperScan {
   const processes: ProcessRecord[] = [];
   const namespaces: NamespaceRecord[] = [];
   const pinned: PinnedRecord[] = [];
+  const layers: LayerRecord[] = [];
   const skipped: SkippedRecord[] = [];
   const seenNamespaces = new Set<number>();
   let n = 0;
@@ -464,6 +484,9 @@ export function collectScan(records: Iterable<HelperRecord>): HelperScan {
       case "pinned":
         pinned.push(record);
         break;
+      case "layer":
+        layers.push(record);
+        break;
       case "summary":
         if (!("processes" in record))
           throw new ProtocolError(`helper record ${n}: an umount summary in a scan`, n);
@@ -489,7 +512,7 @@ export function collectScan(records: Iterable<HelperRecord>): HelperScan {
       `helper output incomplete: the summary counts ${summary[key]} ${key} but ${got} arrived`,
     );
   }
-  return { self, processes, namespaces, pinned, skipped, summary };
+  return { self, processes, namespaces, pinned, layers, skipped, summary };
 }
 
 /** Reads a whole `scan` run from the helper's stdout. */

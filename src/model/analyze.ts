@@ -562,6 +562,13 @@ function analyzePinned(
   detached: DetachedFile[],
 ): void {
   const { scan, namespaces, resourcesByDevice, index, holders, volumes, daemon, processes } = ctx;
+  // A detached overlay's root directory reports its upper directory's inode; the helper found
+  // which overlay2 layer directory that is (`layer` records).
+  const rootfsByOverlayRoot = new Map<number, Resource>();
+  for (const layer of scan.layers) {
+    const resource = index.rootfsByUpperDir(`${index.rootDir}/overlay2/${layer.dir}/diff`);
+    if (resource) rootfsByOverlayRoot.set(layer.ino, resource);
+  }
   const mountIds = new Set<number>();
   const devices = new Set<string>();
   for (const ns of namespaces) {
@@ -578,7 +585,10 @@ function analyzePinned(
     if (mountIds.has(p.mountId)) continue;
     // A detached mount of a filesystem that is still mounted as a known resource (a copy
     // detached while the container runs), else one whose path still names a resource.
-    const resource = resourcesByDevice.get(p.dev) ?? index.identifyPath(p.path.replace(/ \(deleted\)$/, ""));
+    const resource =
+      resourcesByDevice.get(p.dev) ??
+      (p.overlayRootIno === null ? undefined : rootfsByOverlayRoot.get(p.overlayRootIno)) ??
+      index.identifyPath(p.path.replace(/ \(deleted\)$/, ""));
     if (!resource) {
       // The same filesystem is mounted elsewhere (the root fs behind a detached bind): nothing is
       // kept alive. Otherwise a detached filesystem we cannot tie to Docker.

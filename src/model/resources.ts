@@ -183,6 +183,12 @@ export class ResourceIndex {
   }
 
   /** What a mountinfo entry is, judged by its paths and options only (no device numbers). */
+  /** The rootfs of the container whose overlay upper directory is `upperDir` (a host path). */
+  rootfsByUpperDir(upperDir: string): Resource | null {
+    const id = this.upperDirs.get(normalizeHostPath(upperDir));
+    return id ? { kind: "rootfs", containerId: id, path: this.rootfsPath(id) } : null;
+  }
+
   identify(entry: MountinfoEntry): Resource | null {
     const mp = entry.mountPoint;
 

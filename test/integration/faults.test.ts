@@ -34,7 +34,10 @@ async function waitNoHelpers(): Promise<string[]> {
     if (!helperContainers().length) return [];
     await new Promise((r) => setTimeout(r, 100));
   }
-  return helperContainers();
+  // What is left, with its state and command, for the failure message.
+  return helperContainers().map((id) =>
+    dockerOk(["inspect", "-f", "{{.ID}} {{.State.Status}} {{json .Config.Cmd}} {{.Created}}", id]),
+  );
 }
 
 /** A stopped container whose shm a host process holds. */

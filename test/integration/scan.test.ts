@@ -468,11 +468,7 @@ describe("docker leak scan finds real leaks", () => {
     });
     after(() => scope.cleanup());
 
-    it("reports the rootfs kept alive by the holder (leaked if still mounted there, else pinned)", {
-      todo:
-        "known gap (issue 4): a detached overlay's pinned cwd reads as a path relative to that overlay, " +
-        "so the model cannot tie it to the container yet; it is listed under `detached` instead",
-    }, () => {
+    it("reports the rootfs kept alive by the holder (leaked if still mounted there, else pinned)", () => {
       // On kernels >= 3.18 the daemon's rmdir of the merged dir detaches every copy of the
       // overlay mounted on it, so the holder keeps a detached overlay alive by its cwd alone.
       const stillMounted = readFileSync(`/proc/${holder}/mountinfo`, "utf8").includes(` ${merged} `);

@@ -89,8 +89,10 @@ const validRecord: fc.Arbitrary<HelperRecord> = fc.oneof(
         dev: fc.tuple(fc.nat(4095), fc.nat()).map(([a, b]) => `${a}:${b}`),
         ino: count,
         path: text,
+        overlayRootIno: fc.option(count, { nil: null }),
       }),
     ),
+  fc.record({ type: fc.constant("layer" as const), dir: text.filter((t) => t.length > 0), ino: count }),
   fc.record({
     type: fc.constant("summary" as const),
     processes: count,

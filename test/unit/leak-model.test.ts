@@ -205,6 +205,35 @@ describe("leak model on recorded fixtures (private dockerd, kernel 6.18, cgroup 
     );
   });
 
+  it("--deep: with the helper's overlay root inode and layer record, the detached rootfs is pinned to its container", () => {
+    const { inventory, scan } = loadFixture("pinned-rootfs");
+    // What a protocol 1.1 helper adds: the overlay root inode of each pinned directory, and
+    // the overlay2 layer whose diff/ has that inode (here, dl-fixture-pin's upper directory).
+    const layer = "b1afb2466000ce0d39f58b6cff0cf888a2f097ba9b740b75e9fe1c1f449c9c19";
+    const withRoots = {
+      ...scan,
+      pinned: scan.pinned.map((p) => ({ ...p, overlayRootIno: p.kind === "cwd" ? 424242 : null })),
+      layers: [{ type: "layer" as const, dir: layer, ino: 424242 }],
+    };
+    const r = analyze({ inventory, scan: withRoots, deep: true });
+    const pinned = r.findings.filter((f) => f.severity === "pinned");
+    assert.equal(pinned.length, 1);
+    const f = pinned[0]!;
+    assert.equal(f.target.kind === "container" && f.target.name, "dl-fixture-pin");
+    assert.equal(f.resource.kind, "rootfs");
+    assert.equal(f.mount, null);
+    assert.equal(f.unmount, null);
+    assert.deepEqual(
+      f.pinned.map((p) => `${p.pid} ${p.kind}`),
+      ["20910 cwd"],
+    );
+    // The fd on a file cannot be walked to its root: it stays listed as detached.
+    assert.deepEqual(
+      r.detached.map((d) => `${d.pid} ${d.kind}`),
+      ["20910 fd"],
+    );
+  });
+
   it("another engineer's container with a private namespace of its own processes is legitimate", () => {
     // pinned-rootfs caught container dlt-nsholder-… running `unshare -m` inside itself.
     const r = run("pinned-rootfs");

@@ -71,7 +71,9 @@ describe("decodeRecord", () => {
         dev: "0:45",
         ino: 1234,
         path: "/old/rootfs/tmp",
+        overlayRootIno: 77,
       },
+      { type: "layer", dir: "3f2a9c", ino: 77 },
       {
         type: "pinned",
         pid: 4711,
@@ -82,6 +84,7 @@ describe("decodeRecord", () => {
         dev: "253:4",
         ino: 9,
         path: "/x",
+        overlayRootIno: null,
       },
       SUMMARY,
       { type: "result", pid: 4711, mountId: 101, mountPoint: "/var/x", ok: true },
