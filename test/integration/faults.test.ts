@@ -7,11 +7,14 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { scanHost } from "../../src/docker/helper.js";
 import { LABEL_HELPER } from "../../src/docker/helper-image.js";
+import { LeakError } from "../../src/errors.js";
 import {
   docker,
   dockerOk,
   hostMountinfoLines,
+  PRIVATE_SOCKET,
   plugin,
   pluginAsync,
   privateNamespaceHolder,
@@ -22,6 +25,7 @@ import {
   uniqueName,
   waitForOwnNamespace,
 } from "../support/daemon.js";
+import { helperHarness } from "../support/helper.js";
 
 const helperContainers = () =>
   dockerOk(["ps", "-aq", "--filter", `label=${LABEL_HELPER}=1`])
@@ -151,4 +155,53 @@ describe("faults", () => {
     assert.equal(JSON.parse(next.stdout).schemaVersion, 1);
     assert.deepEqual(await waitNoHelpers(), [], "no helper container left once the daemon is back");
   });
+});
+
+describe("a helper that crashes or is killed", () => {
+  const images: string[] = [];
+  before(() => requireDaemon());
+  after(() => {
+    for (const image of images) docker(["rmi", "-f", image]);
+  });
+
+  /** An image standing in for the helper whose process dies by `signal`. */
+  function dyingImage(signal: "SEGV" | "KILL"): string {
+    const tag = `dlt-dying-helper-${signal.toLowerCase()}:${process.pid}`;
+    const r = spawnSync("docker", ["build", "-q", "-t", tag, "-"], {
+      input: `FROM ${TEST_IMAGE}\nENTRYPOINT ["/bin/sh", "-c", "echo about to die >&2; kill -${signal} $$", "--"]\n`,
+      encoding: "utf8",
+      env: { ...process.env, DOCKER_HOST: `unix://${PRIVATE_SOCKET}`, DOCKER_BUILDKIT: "0" },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    images.push(tag);
+    return tag;
+  }
+
+  for (const [signal, says] of [
+    ["SEGV", /the helper \(scan\) exited with status 139 \(crashed: segmentation fault\): about to die/],
+    ["KILL", /the helper \(scan\) exited with status 137 \(killed\): about to die/],
+  ] as const) {
+    it(`SIG${signal}: a clear error naming the helper, and no container left`, async () => {
+      const h = await helperHarness();
+      const image = dyingImage(signal);
+      const before = helperContainers();
+      await assert.rejects(
+        scanHost(
+          h.docker,
+          { image: { id: image, tag: image, built: false }, daemon: h.daemon },
+          { filters: [], deep: false },
+        ),
+        (err: unknown) => {
+          assert.ok(err instanceof LeakError, String(err));
+          assert.match(err.message, says);
+          return true;
+        },
+      );
+      assert.deepEqual(
+        (await waitNoHelpers()).filter((c) => !before.some((b) => c.startsWith(b))),
+        [],
+        "no helper container left",
+      );
+    });
+  }
 });
