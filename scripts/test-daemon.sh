@@ -7,7 +7,8 @@
 #   scripts/test-daemon.sh status  # exit 0 when it answers
 #   scripts/test-daemon.sh env     # print `export DOCKER_HOST=…` for eval
 #
-# Overridable: DOCKER_LEAK_TEST_ROOT (data-root), DOCKER_LEAK_TEST_RUN (exec-root, socket, pidfile).
+# Overridable: DOCKER_LEAK_TEST_ROOT (data-root), DOCKER_LEAK_TEST_RUN (exec-root, socket, pidfile),
+# DOCKER_LEAK_TEST_DAEMON_FLAGS (extra dockerd flags, e.g. --userns-remap=default for a second daemon).
 set -euo pipefail
 
 DATA_ROOT=${DOCKER_LEAK_TEST_ROOT:-/var/lib/docker-leak-test/root}
@@ -91,6 +92,7 @@ start() {
       --pidfile "$PIDFILE" \
       --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
       --storage-driver overlay2 \
+      ${DOCKER_LEAK_TEST_DAEMON_FLAGS:-} \
       >"$LOG" 2>&1 </dev/null &
     for _ in $(seq 150); do
       answers && break
