@@ -26,6 +26,7 @@ import {
   Scope,
   TEST_IMAGE,
   uniqueName,
+  unshareHolder,
   waitForOwnNamespace,
 } from "../support/daemon.js";
 import { type AnyRecord, HELPER_DIR, type HelperHarness, helperHarness, runVerb } from "../support/helper.js";
@@ -47,12 +48,7 @@ function mountIdOf(pid: number, mountPoint: string): number {
 
 /** Runs `script` with sh in a new private mount namespace; returns the PID of its final exec. */
 async function inPrivateNamespace(script: string): Promise<number> {
-  const child = spawn("unshare", ["-m", "--propagation", "private", "sh", "-c", script], {
-    stdio: "ignore",
-    detached: true,
-  });
-  child.unref();
-  const pid = scope.process(child.pid!);
+  const pid = unshareHolder(scope, ["-m", "--propagation", "private", "sh", "-c", script]);
   await waitForOwnNamespace(pid);
   return pid;
 }

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import {
   docker,
@@ -18,6 +18,7 @@ import {
   Scope,
   TEST_IMAGE,
   uniqueName,
+  unshareHolder,
   waitForOwnNamespace,
 } from "../support/daemon.js";
 
@@ -215,16 +216,15 @@ describe("docker leak rm: locked mounts (user-namespace holders)", () => {
 
   /** A holder in its own user namespace: the copies it gets are locked and cannot be unmounted. */
   async function userNamespaceHolder(): Promise<number> {
-    const child = spawn(
-      "unshare",
-      ["-U", "-m", "--map-root-user", "--propagation", "private", "sleep", "600"],
-      {
-        stdio: "ignore",
-        detached: true,
-      },
-    );
-    child.unref();
-    const pid = scope.process(child.pid!);
+    const pid = unshareHolder(scope, [
+      "-U",
+      "-m",
+      "--map-root-user",
+      "--propagation",
+      "private",
+      "sleep",
+      "600",
+    ]);
     await waitForOwnNamespace(pid);
     return pid;
   }

@@ -6,7 +6,7 @@
  * containers, volumes and holders this file made (a foreign holder may add findings of its own).
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { mountLineFingerprint } from "../../src/helper/protocol.js";
@@ -22,6 +22,7 @@ import {
   Scope,
   TEST_IMAGE,
   uniqueName,
+  unshareHolder,
   waitForOwnNamespace,
 } from "../support/daemon.js";
 
@@ -454,13 +455,16 @@ describe("docker leak scan finds real leaks", () => {
       id = runSleeping(scope, name);
       merged = dockerOk(["inspect", "-f", "{{.GraphDriver.Data.MergedDir}}", id]);
       // The busybox image has /bin, /etc, /dev, /proc, /sys (no /tmp).
-      const child = spawn(
-        "unshare",
-        ["-m", "--propagation", "private", "sh", "-c", `cd '${merged}/bin' && exec sleep 600`],
-        { stdio: "ignore", detached: true },
+      holder = holderProcess(
+        unshareHolder(scope, [
+          "-m",
+          "--propagation",
+          "private",
+          "sh",
+          "-c",
+          `cd '${merged}/bin' && exec sleep 600`,
+        ]),
       );
-      child.unref();
-      holder = holderProcess(scope.process(child.pid!));
       await waitForOwnNamespace(holder);
       await stopNow(id);
       await waitFor("the daemon to unmount the rootfs", () => !mountedHere(` ${merged} `));

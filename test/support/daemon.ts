@@ -146,15 +146,17 @@ export class Scope {
   }
 }
 
-/** Starts `unshare -m --propagation private sleep` on the host; returns the sleep's PID. */
-export function privateNamespaceHolder(scope: Scope, seconds = 600): number {
-  const child = spawn("unshare", ["-m", "--propagation", "private", "sleep", String(seconds)], {
-    stdio: "ignore",
-    detached: true,
-  });
+/** Starts `unshare ARGS…` on the host, detached, owned by `scope`; returns its PID (that of what it execs). */
+export function unshareHolder(scope: Scope, args: string[]): number {
+  const child = spawn("unshare", args, { stdio: "ignore", detached: true });
   child.unref();
   if (!child.pid) throw new Error("could not start unshare");
   return scope.process(child.pid);
+}
+
+/** Starts `unshare -m --propagation private sleep` on the host; returns the sleep's PID. */
+export function privateNamespaceHolder(scope: Scope, seconds = 600): number {
+  return unshareHolder(scope, ["-m", "--propagation", "private", "sleep", String(seconds)]);
 }
 
 /** Waits until `pid`'s mount namespace differs from ours (unshare has run). */
