@@ -131,7 +131,7 @@ export function parseMountinfoLine(line: string): MountinfoEntry {
   };
   const fields = line.replace(/\n$/, "").split(" ");
   const sep = fields.indexOf("-", 6);
-  if (fields.length < 9) fail(`${fields.length} fields, expected at least 10`);
+  if (fields.length < 9) fail(`${fields.length} fields, expected at least 9`);
   if (sep === -1) fail('no "-" separator after the optional fields');
   if (fields.length - sep - 1 < 2) fail("no filesystem type and source after the separator");
   const [
@@ -142,10 +142,11 @@ export function parseMountinfoLine(line: string): MountinfoEntry {
     mountPointRaw = "",
     optionsText = "",
   ] = fields;
-  if (!ID.test(mountIdText)) fail(`mount ID "${mountIdText}" is not a number`);
-  if (!ID.test(parentIdText)) fail(`parent ID "${parentIdText}" is not a number`);
+  // JSON quoting keeps the message on one line whatever the field holds.
+  if (!ID.test(mountIdText)) fail(`mount ID ${JSON.stringify(mountIdText)} is not a number`);
+  if (!ID.test(parentIdText)) fail(`parent ID ${JSON.stringify(parentIdText)} is not a number`);
   const dev = DEVNO.exec(devText);
-  if (!dev) fail(`"${devText}" is not major:minor`);
+  if (!dev) fail(`${JSON.stringify(devText)} is not major:minor`);
   if (rootRaw === "" || mountPointRaw === "") fail("empty root or mount point");
 
   const optionalFields = fields.slice(6, sep);

@@ -117,6 +117,16 @@ describe("parseMountinfoLine", () => {
     });
   }
 
+  it("keeps the reason on one line even when a field holds a newline (found by fuzzing)", () => {
+    const bad = "\n - - - 0 0 - - 0";
+    assert.throws(
+      () => parseMountinfoLine(bad),
+      (e: unknown) =>
+        e instanceof MountinfoSyntaxError &&
+        e.message.startsWith('malformed mountinfo line (mount ID "\\n" is not a number): '),
+    );
+  });
+
   it("never crashes on arbitrary input: a MountinfoSyntaxError or an entry", () => {
     fc.assert(
       fc.property(
