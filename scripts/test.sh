@@ -25,5 +25,7 @@ if [ "$what" != unit ]; then
 fi
 
 echo "== tests" >&2
+# Property-based tests: a fixed seed under CI (reproducible), random otherwise.
+if [ -n "${CI:-}" ]; then export FC_SEED=${FC_SEED:-20261127}; fi
 # One runner invocation, one summary. Files run one at a time: integration tests share the daemon.
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+exec node --import tsx --import ./test/support/fast-check-seed.ts --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
