@@ -8,56 +8,13 @@
  * the model's word) belong to one of our containers.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Finding } from "../../src/model/findings.js";
-import {
-  BUNDLE,
-  dockerOk,
-  PRIVATE_HOST,
-  PRIVATE_ROOT,
-  type Run,
-  requireDaemon,
-  Scope,
-  TEST_IMAGE,
-  uniqueName,
-} from "../support/daemon.js";
-
-interface ScanJson {
-  schemaVersion: number;
-  daemon: { namespace: number | null; pid: number | null };
-  findings: Finding[];
-}
-
-interface JsonRun extends Run {
-  json: ScanJson;
-}
-
-/**
- * `docker leak scan --format json ARGS…`. Like support's plugin(), with room for the unfiltered
- * scan of a daemon that other sessions fill with leaks of their own (megabytes of JSON).
- */
-function scanJson(args: string[]): JsonRun {
-  const out = spawnSync(process.execPath, [BUNDLE, "scan", "--format", "json", ...args], {
-    encoding: "utf8",
-    env: { ...process.env, DOCKER_HOST: PRIVATE_HOST, NO_COLOR: "1" },
-    timeout: 300_000,
-    maxBuffer: 512 * 1024 * 1024,
-  });
-  if (out.error) throw out.error;
-  const r: Run = { code: out.status ?? 1, stdout: out.stdout, stderr: out.stderr };
-  let json: ScanJson;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    assert.fail(`scan ${args.join(" ")} printed no JSON (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
-  }
-  assert.equal(json.schemaVersion, 1);
-  return { ...r, json };
-}
+import { dockerOk, PRIVATE_ROOT, requireDaemon, Scope, TEST_IMAGE, uniqueName } from "../support/daemon.js";
+import { type JsonRun, type ScanJson, scanJson } from "../support/scan.js";
 
 const scope = new Scope();
 const made: string[] = [];

@@ -32,9 +32,9 @@ function shareable(scope: Scope, what: string): { name: string; id: string } {
   return { name, id };
 }
 
-/** A container whose own process makes a private namespace (a holder inside a container). */
-async function containerHolder(scope: Scope): Promise<{ name: string; pid: number }> {
-  const name = scope.container(uniqueName("holder"));
+/** A running container that may unshare and sees the host at /rootfs, as holders inside containers do. */
+function holderContainer(scope: Scope, what: string): { name: string; id: string } {
+  const name = scope.container(uniqueName(what));
   const id = dockerOk([
     "run",
     "-d",
@@ -47,6 +47,12 @@ async function containerHolder(scope: Scope): Promise<{ name: string; pid: numbe
     "sleep",
     "600",
   ]);
+  return { name, id };
+}
+
+/** A container whose own process makes a private namespace (a holder inside a container). */
+async function containerHolder(scope: Scope): Promise<{ name: string; pid: number }> {
+  const { name, id } = holderContainer(scope, "holder");
   dockerOk(["exec", "-d", name, "unshare", "-m", "--propagation", "private", "sleep", "599"]);
   for (let i = 0; i < 100; i++) {
     const r = spawnSync("pgrep", ["-f", "^sleep 599$"], { encoding: "utf8" });
@@ -250,19 +256,7 @@ describe("docker leak rm: locked mounts (user-namespace holders)", () => {
   it("--restart-holders restarts a holder container (never a host process) when unmounting failed", async () => {
     const target = shareable(scope, "locked-c");
     const hostHolder = await userNamespaceHolder();
-    const holderName = scope.container(uniqueName("userns-holder"));
-    const holderId = dockerOk([
-      "run",
-      "-d",
-      "--name",
-      holderName,
-      ...MOUNT_CAPABLE,
-      "-v",
-      "/:/rootfs:ro",
-      TEST_IMAGE,
-      "sleep",
-      "600",
-    ]);
+    const { name: holderName, id: holderId } = holderContainer(scope, "userns-holder");
     dockerOk([
       "exec",
       "-d",

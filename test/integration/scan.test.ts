@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { mountLineFingerprint } from "../../src/helper/protocol.js";
-import type { DetachedFile, Finding } from "../../src/model/findings.js";
+import type { Finding } from "../../src/model/findings.js";
 import {
   dockerOk,
   hostMountinfoLines,
@@ -25,31 +25,7 @@ import {
   unshareHolder,
   waitForOwnNamespace,
 } from "../support/daemon.js";
-
-interface ScanJson {
-  schemaVersion: number;
-  leaks: boolean;
-  daemon: { rootDir: string; namespace: number | null; pid: number | null };
-  findings: Finding[];
-  detached: DetachedFile[];
-}
-
-interface JsonRun extends Run {
-  json: ScanJson;
-}
-
-/** `docker leak scan --format json ARGS…`; fails the test when the output is not JSON. */
-function scanJson(args: string[]): JsonRun {
-  const r = plugin(["scan", "--format", "json", ...args]);
-  let json: ScanJson;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    assert.fail(`scan ${args.join(" ")} printed no JSON (exit ${r.code}): ${r.stdout}\n${r.stderr}`);
-  }
-  assert.equal(json.schemaVersion, 1);
-  return { ...r, json };
-}
+import { type JsonRun, scanJson } from "../support/scan.js";
 
 /** Short, readable evidence for assertion messages. */
 function evidence(r: JsonRun): string {

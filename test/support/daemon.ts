@@ -61,7 +61,8 @@ export function plugin(args: string[], env: NodeJS.ProcessEnv = {}): Run {
       encoding: "utf8",
       env: { ...process.env, DOCKER_HOST: PRIVATE_HOST, NO_COLOR: "1", ...env },
       timeout: 300_000,
-      maxBuffer: 256 * 1024 * 1024,
+      // Room for the unfiltered scan of a daemon other sessions fill with leaks (megabytes of JSON).
+      maxBuffer: 512 * 1024 * 1024,
     }),
   );
 }
