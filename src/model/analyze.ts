@@ -515,25 +515,6 @@ function compareFindings(a: Finding, b: Finding): number {
   );
 }
 
-/**
- * Unmount orders for findings, deepest mount first within each namespace (a mount stacked on or
- * below another must go first), findings without a mount (pinned) left out.
- */
-export function unmountOrders(findings: readonly Finding[]): UnmountOrder[] {
-  return findings
-    .filter(
-      (f): f is Finding & { unmount: UnmountOrder; mount: MountRef } =>
-        f.unmount !== null && f.mount !== null,
-    )
-    .sort(
-      (a, b) =>
-        a.holder.namespace - b.holder.namespace ||
-        b.mount.depth - a.mount.depth ||
-        b.mount.mountId - a.mount.mountId,
-    )
-    .map((f) => f.unmount);
-}
-
 // ------------------------------------------------------------------------------------------
 // Pinned files (--deep)
 

@@ -2,7 +2,7 @@
  * The leak model's output types: a ScanReport of Findings. Renderers (table, JSON, quiet) are
  * views of these; nothing here is formatted for a terminal.
  */
-import type { PinnedKind } from "../helper/protocol.js";
+import type { PinnedRecord } from "../helper/protocol.js";
 import type { DaemonFoundBy } from "./daemon.js";
 import type { Holder } from "./holders.js";
 import type { Resource, Target } from "./resources.js";
@@ -51,15 +51,8 @@ export interface MountRef {
   depth: number;
 }
 
-export interface PinnedFile {
-  pid: number;
-  kind: PinnedKind;
-  fd: number | null;
-  mountId: number;
-  dev: string;
-  ino: number;
-  path: string;
-}
+/** A file that keeps a detached filesystem alive: the helper's pinned record, as reported. */
+export type PinnedFile = Pick<PinnedRecord, "pid" | "kind" | "fd" | "mountId" | "dev" | "ino" | "path">;
 
 /** One order for the helper's `umount` verb. */
 export interface UnmountOrder {

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { mountLineFingerprint } from "../../src/helper/protocol.js";
-import { analyze, unmountOrders } from "../../src/model/analyze.js";
+import { analyze } from "../../src/model/analyze.js";
 import { dockerdDataRoot, dockerdExecRoot, flagValue, scanFilters } from "../../src/model/daemon.js";
 import { type Finding, isLeak, type ScanReport } from "../../src/model/findings.js";
+import { planUnmounts } from "../../src/model/removal.js";
+
+/** The unmount orders --force-unmount would give for all these findings, in order. */
+const unmountOrders = (findings: readonly Finding[]) =>
+  planUnmounts(findings, () => true).map((p) => p.order);
+
 import { containerNamed, loadFixture, loadHandwritten, loadScan } from "./fixtures.js";
 
 const ROOT = "/var/lib/docker-leak-test/root";
@@ -421,7 +427,7 @@ describe("leak model on hand-written layouts", () => {
   });
 });
 
-describe("unmountOrders", () => {
+describe("unmount orders (planUnmounts)", () => {
   it("orders the deepest mount first within a namespace, and leaves pinned findings out", () => {
     const r = runHandwritten("tricky-paths");
     const orders = unmountOrders(r.findings);
