@@ -71,6 +71,7 @@ _Static_assert(sizeof(struct hx_statx) == 256, "struct statx ABI");
 #define HX_STATX_INO 0x100U
 #define HX_STATX_MNT_ID 0x1000U
 #define HX_AT_STATX_DONT_SYNC 0x4000
+#define HX_AT_EMPTY_PATH 0x1000
 
 static int hx_statx(int dirfd, const char *path, int flags, unsigned mask, struct hx_statx *sx)
 {
@@ -730,6 +731,20 @@ static void emit_layers(const char *dir)
 	}
 }
 
+/* Whether statx reports mount IDs, probed once on /proc itself (a real mount,
+ * so its ID is never 0): emulators such as qemu-user pass the mask bit
+ * through but leave stx_mnt_id 0 for every file. */
+static int statx_mnt_id_works(void)
+{
+	static int works = -1;
+	if (works < 0) {
+		struct hx_statx sx;
+		works = hx_statx(procfd, "", HX_AT_EMPTY_PATH | HX_AT_STATX_DONT_SYNC, HX_STATX_MNT_ID, &sx) == 0 &&
+			(sx.mask & HX_STATX_MNT_ID) && sx.mnt_id != 0;
+	}
+	return works;
+}
+
 /* Deep-inspect one process. Returns 0, or an errno (EACCES/EPERM/...) with
  * *what set when the process could not be inspected. */
 static int deep_proc(const struct proc *pr, const char **what)
@@ -751,15 +766,17 @@ static int deep_proc(const struct proc *pr, const char **what)
 			*what = kinds[k];
 			return errno;
 		}
-		/* mount IDs start at 1; 0 with the mask bit set comes from emulators
-		 * (qemu-user) that do not translate stx_mnt_id */
-		if (!(sx.mask & HX_STATX_MNT_ID) || sx.mnt_id == 0) {
+		if (!statx_mnt_id_works()) {
 			if (!no_mntid_warned++) {
 				errno = ENOSYS;
 				diag("statx does not report the mount ID; cwd/root/exe not checked");
 			}
 			break;
 		}
+		/* 0: a kernel-internal mount that is in no namespace by design, e.g. the
+		 * exe of a process started from a memfd (runc's cloned binary) */
+		if (!(sx.mask & HX_STATX_MNT_ID) || sx.mnt_id == 0)
+			continue;
 		if (has_u32(n->ids, n->nids, (uint32_t)sx.mnt_id))
 			continue;
 		if (readlink_at(procfd, path, &lbuf) != 0 || internal_path(lbuf.p))

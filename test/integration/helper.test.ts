@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   ensureHelperImage,
@@ -135,6 +135,32 @@ describe("the helper through the plugin's runner", () => {
     );
     // Our own processes are not pinned.
     assert.equal(out.records.filter((r) => r.type === "pinned" && r.pid === process.pid).length, 0);
+  });
+
+  it("--deep keeps checking cwd/root/exe after a process that runs from a memfd (mount ID 0)", async () => {
+    // runc runs from a memfd copy of itself: its exe is on a kernel-internal mount with ID 0,
+    // which once made the helper give up on cwd/root/exe for every later process.
+    const bin = join(mkdtempSync(join(tmpdir(), "dlt-memfd-")), "memfd-exec");
+    scope.defer(() => rmSync(dirname(bin), { recursive: true, force: true }));
+    execFileSync("gcc", ["-O2", "-o", bin, join(REPO_ROOT, "test/support/memfd-exec.c")]);
+    const memfdPid = unshareHolder(scope, ["--", bin, "/bin/busybox", "sleep", "600"]);
+    for (let i = 0; i < 100 && !spawnSync("readlink", [`/proc/${memfdPid}/exe`]).stdout.includes("memfd:"); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.match(spawnSync("readlink", [`/proc/${memfdPid}/exe`], { encoding: "utf8" }).stdout, /^\/memfd:/);
+    const dir = `/tmp/${uniqueName("deep-after-memfd")}`;
+    const pid = await inPrivateNamespace(
+      `mkdir -p ${dir} && mount -t tmpfs dlt-deep ${dir} && cd ${dir} && umount -l ${dir} && exec sleep 600`,
+    );
+    scope.defer(() => rmSync(dir, { recursive: true, force: true }));
+    assert.ok(pid > memfdPid, "the pinned holder is scanned after the memfd process");
+    const out = await runVerb(h, "scan", ["--filter", "/nonexistent-filter", "--deep"]);
+    assert.equal(out.exitCode, 0, out.stderr);
+    assert.doesNotMatch(out.stderr, /does not report the mount ID/);
+    assert.ok(
+      out.records.some((r) => r.type === "pinned" && r.pid === pid && r.kind === "cwd"),
+      "the detached cwd after the memfd process is reported",
+    );
+    assert.equal(out.records.filter((r) => r.type === "pinned" && r.pid === memfdPid).length, 0);
   });
 
   it("helper containers are created unprivileged, without network, read-only, with only their capabilities", async () => {
