@@ -3,9 +3,13 @@
 # and prints medians of several runs, side by side:
 #   - `docker leak scan --format json` end to end (helper container included),
 #   - the helper's scan alone (run directly on the host),
-#   - the manual way: for each container, grep -l <ID> /proc/*/mounts,
+#   - the manual way, as the issue writes it: for each container, find /proc/*/mounts | xargs grep -l <ID>
+#     (and the leaner grep -l <ID> /proc/[0-9]*/mounts),
 #   - a floor: each distinct mount namespace's mountinfo read once (stat + awk + cat, no Docker),
 #   - peak RSS of the plugin process and of the helper (/usr/bin/time -v),
+#   - where a scan's time goes (scripts/bench-trace.cjs: node start-up, daemon calls, the helper
+#     container's create/start/run/removal, the rest),
+#   - plugin memory with P and with 5×P processes (same leaks): flat in processes?
 # then calls scripts/bench-help.sh (docker --help with/without the plugin, version vs node -e 0).
 #
 #   sudo scripts/bench.sh [small|large|all|load]      (default: small; load: N=200 P=5000 K=10)
@@ -81,9 +85,25 @@ max_rss_kb() { # command… → max RSS (kB) of the command's process tree, per 
 
 scan_e2e() { node dist/docker-leak.cjs scan --format json; }
 helper_scan() { "$HELPER" scan --filter "$ROOTDIR" --filter "$EXECROOT"; }
-manual() { # the manual way: one grep over every process's mounts per container
+manual() { # the manual way, as the issue writes it: one find | xargs grep over every process's mounts per container
+  local id
+  while read -r id; do find /proc/*/mounts 2>/dev/null | xargs grep -l "$id" 2>/dev/null || true; done <"$work/ids"
+}
+manual_grep() { # the same with one grep and a glob (no find, no xargs): the leanest manual form
   local id
   while read -r id; do grep -l "$id" /proc/[0-9]*/mounts 2>/dev/null || true; done <"$work/ids"
+}
+phases() { # runs → median of each phase of a scan (scripts/bench-trace.cjs)
+  local i trace="$work/trace.jsonl"
+  : >"$trace"
+  for i in $(seq "$1"); do
+    BENCH_TRACE_OUT=$trace node -r ./scripts/bench-trace.cjs dist/docker-leak.cjs scan --format json >/dev/null 2>&1 || true
+  done
+  node scripts/bench-phases.mjs "$trace"
+}
+more_processes() { # count: start that many more plain host processes
+  sh -c 'i=0; while [ $i -lt "$1" ]; do i=$((i+1))
+    sleep 100000 </dev/null >/dev/null 2>&1 & echo $!; done' sh "$1" >>"$pids_file"
 }
 floor() { # each distinct mount namespace's mountinfo, read once
   stat -L -c '%i %n' /proc/[0-9]*/ns/mnt 2>/dev/null |
@@ -130,28 +150,43 @@ bench_size() { # size N P K
   local leaked
   leaked=$(scan_e2e 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);console.log(j.summary.leaked+"/"+j.findings.length)}catch{console.log("?")}})' || true)
   echo "scan sees leaked/findings: $leaked (expect >= $n leaked)" >&2
-  local e2e helper man flo rss_plugin rss_helper fixed
+  local e2e helper man mang flo rss_plugin rss_helper fixed rss_more e2e_more
   e2e=$(median_ms "$RUNS" scan_e2e)
   helper=$(median_ms "$RUNS" helper_scan)
   flo=$(median_ms "$RUNS" floor)
   man=$(median_ms "$MANUAL_RUNS" manual)
+  mang=$(median_ms "$MANUAL_RUNS" manual_grep)
   rss_plugin=$(max_rss_kb node dist/docker-leak.cjs scan --format json)
   rss_helper=$(max_rss_kb "$HELPER" scan --filter "$ROOTDIR" --filter "$EXECROOT")
   fixed=$(awk -v a="$e2e" -v b="$helper" 'BEGIN{printf "%.1f", a-b}')
+  printf '\n== %s: where a scan --format json spends its time (median of %s)\n' "$size" "$RUNS"
+  phases "$RUNS"
+  # Memory flat in processes? The same leaks, with 4×P more plain processes.
+  more_processes $((4 * p))
+  sleep 1
+  rss_more=$(max_rss_kb node dist/docker-leak.cjs scan --format json)
+  e2e_more=$(median_ms "$RUNS" scan_e2e)
   printf '\n== %s: N=%s containers, P=%s plain processes, K=%s holders (median of %s; manual of %s)\n' \
     "$size" "$n" "$p" "$k" "$RUNS" "$MANUAL_RUNS"
   printf '%-44s %10s ms\n' "docker leak scan --format json (end to end)" "$e2e" \
-    "helper scan alone" "$helper" "manual: grep -l ID /proc/*/mounts per ctr" "$man" \
+    "helper scan alone" "$helper" "manual: find /proc/*/mounts | xargs grep -l ID" "$man" \
+    "manual, lean: grep -l ID /proc/[0-9]*/mounts" "$mang" \
     "floor: each mount ns's mountinfo once" "$flo" "fixed cost (end to end - helper alone)" "$fixed"
-  printf '%-44s %10s kB\n' "peak RSS, plugin (node)" "$rss_plugin" "peak RSS, helper" "$rss_helper"
-  awk -v e="$e2e" -v h="$helper" -v m="$man" -v f="$flo" 'BEGIN{
+  printf '%-44s %10s kB\n' "peak RSS, plugin (node)" "$rss_plugin" "peak RSS, helper" "$rss_helper" \
+    "peak RSS, plugin, with $((5 * p)) plain processes" "$rss_more"
+  printf '%-44s %10s ms\n' "scan end to end, with $((5 * p)) plain processes" "$e2e_more"
+  awk -v e="$e2e" -v h="$helper" -v m="$man" -v g="$mang" -v f="$flo" 'BEGIN{
     printf "%-44s %10.1fx\n", "manual / scan end to end", m/e;
+    printf "%-44s %10.1fx\n", "manual (lean grep) / scan end to end", g/e;
     printf "%-44s %10.1fx\n", "manual / helper alone", m/h;
     printf "%-44s %10.1fx\n", "helper alone / floor", h/f }'
-  echo "RESULT $size n=$n p=$p k=$k e2e=$e2e helper=$helper manual=$man floor=$flo fixed=$fixed rss_plugin_kb=$rss_plugin rss_helper_kb=$rss_helper"
+  echo "RESULT $size n=$n p=$p k=$k e2e=$e2e helper=$helper manual=$man manual_grep=$mang floor=$flo fixed=$fixed rss_plugin_kb=$rss_plugin rss_helper_kb=$rss_helper rss_plugin_5p_kb=$rss_more e2e_5p=$e2e_more"
   teardown_host "$size"
 }
 
+printf '== the fixed cost: scan end to end on this daemon before the synthetic host exists (median of %s)\n' "$RUNS"
+printf '%-44s %10s ms\n' "docker leak scan --format json, no leaks" "$(median_ms "$RUNS" scan_e2e)"
+phases "$RUNS"
 echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r)," \
   "docker server $(docker version --format '{{.Server.Version}}'), node $(node --version)"
 case "$what" in

@@ -33,6 +33,7 @@ async function run(): Promise<void> {
   // Signals are handled from the start, so that an early ^C also exits 130.
   const interrupts = installInterrupts(process, (m) => process.stderr.write(`${m}\n`));
   const { main } = await import("./main.js");
+  let dir: string | undefined;
   try {
     process.exitCode = await main(argv, {
       stdout: process.stdout,
@@ -40,7 +41,10 @@ async function run(): Promise<void> {
       stdin: process.stdin,
       env: process.env,
       interrupts,
-      helperDir: helperDir(),
+      get helperDir() {
+        dir ??= helperDir();
+        return dir;
+      },
     });
   } catch (err) {
     process.stderr.write(`docker leak: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);

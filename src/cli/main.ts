@@ -112,7 +112,10 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     errColor: makeChalk(stderrLevel),
     stderrIsTTY: Boolean(stderr.isTTY),
     pluginVersion: PLUGIN_VERSION,
-    helperDir: io.helperDir,
+    // Read only when a command needs the helper (finding it can cost a few ms in the SEA).
+    get helperDir() {
+      return io.helperDir;
+    },
     interrupts: io.interrupts,
     endpoint: getEndpoint,
     docker: () => {

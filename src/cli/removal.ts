@@ -69,8 +69,19 @@ export class Removal {
     if (this.ctx.interrupts.interrupted) throw new InterruptedError("SIGINT");
   }
 
+  /** Helper containers still being torn down by the daemon; run() waits for them before it ends. */
+  private readonly helpersGone: Promise<void>[] = [];
+
   private async scan(): Promise<Finding[]> {
-    const report = await scanAndAnalyze(this.ctx, this.docker, this.inventory, this.helper, false);
+    const { report, helperGone } = await scanAndAnalyze(
+      this.ctx,
+      this.docker,
+      this.inventory,
+      this.helper,
+      false,
+    );
+    helperGone.catch(() => undefined); // awaited in run()
+    this.helpersGone.push(helperGone);
     return report.findings;
   }
 
@@ -81,6 +92,15 @@ export class Removal {
 
   /** Runs the whole job for the targets; returns one outcome per target, in order. */
   async run(targets: readonly RemovalTarget[], opts: RemovalOptions): Promise<TargetOutcome[]> {
+    try {
+      return await this.runAll(targets, opts);
+    } finally {
+      // Each scan's output was complete when used; a failed exit still fails the command.
+      for (const gone of this.helpersGone.splice(0)) await gone;
+    }
+  }
+
+  private async runAll(targets: readonly RemovalTarget[], opts: RemovalOptions): Promise<TargetOutcome[]> {
     // With --force-unmount, running targets (-f) stop first: their captured copies become leaks to release.
     if (opts.forceUnmount && !opts.dryRun) {
       for (const t of targets) {

@@ -13,6 +13,7 @@ const hasOption = (daemon: DaemonFacts, name: string) =>
 export const isRootless = (daemon: DaemonFacts) => hasOption(daemon, "rootless");
 export const usesUsernsRemap = (daemon: DaemonFacts) => hasOption(daemon, "userns");
 export const hasAppArmor = (daemon: DaemonFacts) => hasOption(daemon, "apparmor");
+export const hasSeccomp = (daemon: DaemonFacts) => hasOption(daemon, "seccomp");
 
 /** Throws for daemons docker leak cannot work with; returns warnings for partial support. */
 export function checkDaemonSupport(daemon: DaemonFacts, endpoint: Endpoint): string[] {

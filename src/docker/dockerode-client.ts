@@ -31,6 +31,7 @@ export class ApiError extends LeakError {
 export class DockerodeClient implements DockerClient {
   private readonly docker: Docker;
   private versionCache?: Promise<DaemonVersion>;
+  private infoCache?: Promise<DaemonFacts>;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -54,12 +55,13 @@ export class DockerodeClient implements DockerClient {
     return this.versionCache;
   }
 
-  async info(): Promise<DaemonFacts> {
-    const [info, version] = await Promise.all([
+  /** Cached for the command's run, like version: both are asked from several places. */
+  info(): Promise<DaemonFacts> {
+    this.infoCache ??= Promise.all([
       this.call("info", () => this.docker.info() as Promise<Json>),
       this.version(),
-    ]);
-    return mapInfo(info, version);
+    ]).then(([info, version]) => mapInfo(info, version));
+    return this.infoCache;
   }
 
   async containers(): Promise<ContainerInfo[]> {

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { pack } from "tar-fs";
+
 import { LeakError } from "../errors.js";
 import type { DockerClient } from "./client.js";
 
@@ -87,16 +87,39 @@ export async function ensureHelperImage(
   binary: HelperBinary,
   opts: EnsureImageOptions,
 ): Promise<HelperImage> {
+  const trusted = opts.force ? undefined : await trustedHelperImage(docker, binary, opts.version);
+  return trusted ?? buildHelperImage(docker, binary, opts);
+}
+
+/** The image under our tag, if it carries the SHA-256 of the binary we hold (read-only). */
+export async function trustedHelperImage(
+  docker: DockerClient,
+  binary: HelperBinary,
+  version: string,
+): Promise<HelperImage | undefined> {
+  const tag = helperTag(version);
+  const existing = await docker.inspectImage(tag);
+  return existing && existing.labels[LABEL_SHA256] === binary.sha256
+    ? { id: existing.id, tag, built: false }
+    : undefined;
+}
+
+/**
+ * Builds the image and tags it; the images of ours it supersedes (now untagged) are removed,
+ * unless something still uses them.
+ */
+export async function buildHelperImage(
+  docker: DockerClient,
+  binary: HelperBinary,
+  opts: EnsureImageOptions,
+): Promise<HelperImage> {
   const tag = helperTag(opts.version);
-  if (!opts.force) {
-    const existing = await docker.inspectImage(tag);
-    if (existing && existing.labels[LABEL_SHA256] === binary.sha256)
-      return { id: existing.id, tag, built: false };
-  }
   const dir = mkdtempSync(join(tmpdir(), "docker-leak-helper-"));
   try {
     writeFileSync(join(dir, "Dockerfile"), dockerfile(binary, opts.version));
     copyFileSync(binary.path, join(dir, BINARY_NAME));
+    // Loaded on a build only (rare): the scan path does not pay for tar-fs.
+    const { pack } = await import("tar-fs");
     const context = pack(dir, {
       entries: ["Dockerfile", BINARY_NAME],
       map: (header) => ({ ...header, uid: 0, gid: 0, uname: "root", gname: "root", mtime: new Date(0) }),
@@ -112,5 +135,14 @@ export async function ensureHelperImage(
   if (!built || built.labels[LABEL_SHA256] !== binary.sha256) {
     throw new LeakError(`the helper image ${tag} was built but does not carry the expected label`);
   }
+  await removeSupersededImages(docker, built.id);
   return { id: built.id, tag, built: true };
+}
+
+async function removeSupersededImages(docker: DockerClient, keep: string): Promise<void> {
+  const old = await docker.listImages({ label: [`${LABEL_HELPER}=1`], dangling: ["true"] });
+  for (const image of old) {
+    if (image.id === keep) continue;
+    await docker.removeImage(image.id).catch(() => undefined); // in use by a container: kept
+  }
 }

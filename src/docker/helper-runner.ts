@@ -11,19 +11,27 @@ import type { Interrupts } from "../cli/context.js";
 import { InterruptedError, LeakError } from "../errors.js";
 import type { DaemonFacts } from "../model/inventory.js";
 import type { ContainerSpec, DockerClient } from "./client.js";
-import { explainHelperRefusal, hasAppArmor, usesUsernsRemap } from "./daemon-support.js";
+import { explainHelperRefusal, hasAppArmor, hasSeccomp, usesUsernsRemap } from "./daemon-support.js";
 import { ApiError } from "./dockerode-client.js";
 import { LABEL_HELPER } from "./helper-image.js";
+import { helperSeccompProfile } from "./seccomp.js";
 
 export type HelperMode = "scan" | "umount" | "version";
 
 export const LABEL_RUN = "io.docker-leak.helper.run";
 const STALE_AFTER_SECONDS = 60;
 
-/** The HostConfig for a mode: never privileged; only the capabilities the mode needs. */
+/**
+ * The HostConfig for a mode: never privileged; only the capabilities the mode needs; only the
+ * system calls it makes. With that seccomp profile the helper cannot make a socket, so it stays
+ * in the host's network namespace (a namespace of its own costs a dockerd re-exec per run);
+ * daemons that cannot apply a profile give it an empty network namespace instead.
+ */
 export function helperHostConfig(mode: HelperMode, daemon: DaemonFacts): Record<string, unknown> {
   const securityOpt = ["no-new-privileges"];
   if (hasAppArmor(daemon)) securityOpt.push("apparmor=unconfined");
+  const seccomp = hasSeccomp(daemon);
+  if (seccomp) securityOpt.push(`seccomp=${JSON.stringify(helperSeccompProfile(mode))}`);
   // Scan: ptrace-read access to /proc/PID/*, and DAC_READ_SEARCH to list other users' /proc/PID/fd.
   // Umount: setns needs SYS_ADMIN and SYS_CHROOT; chroot to the holder's root needs SYS_CHROOT.
   const caps =
@@ -31,7 +39,7 @@ export function helperHostConfig(mode: HelperMode, daemon: DaemonFacts): Record<
   const hostConfig: Record<string, unknown> = {
     PidMode: "host",
     CgroupnsMode: "host",
-    NetworkMode: "none",
+    NetworkMode: seccomp ? "host" : "none",
     ReadonlyRootfs: true,
     CapDrop: ["ALL"],
     CapAdd: mode === "version" ? [] : caps,
@@ -51,6 +59,8 @@ export interface RunHelperOptions {
   interrupts?: Interrupts;
   /** Each stdout line (one NDJSON record), as it arrives. */
   onLine: (line: string, lineNo: number) => void;
+  /** Asked after each line: is the output complete (e.g. its summary record seen)? */
+  outputComplete?: () => boolean;
   /** Override of the capabilities (tests prove what a mode cannot do). */
   hostConfigOverride?: Record<string, unknown>;
   /** Called once the container exists, before it starts (tests interrupt here). */
@@ -63,7 +73,46 @@ export interface HelperRun {
   containerId: string;
 }
 
-export async function runHelper(docker: DockerClient, opts: RunHelperOptions): Promise<HelperRun> {
+export interface StartedHelper {
+  /**
+   * Resolves as soon as `outputComplete` says so, or when the run has finished: the caller can
+   * use the output while the container exits and the daemon removes it.
+   */
+  output: Promise<void>;
+  /** The exit status, once the container has exited and is removed. */
+  finished: Promise<HelperRun>;
+}
+
+/** Runs the helper and waits for all of it: exit status, output, removal. */
+export function runHelper(docker: DockerClient, opts: RunHelperOptions): Promise<HelperRun> {
+  return startHelper(docker, opts).finished;
+}
+
+/**
+ * Runs the helper; its output can be used before the container has exited and been removed
+ * (exit propagation and removal take a daemon ~100–200 ms). The caller must still await
+ * `finished`: it carries the exit status and is when the container is gone.
+ */
+export function startHelper(docker: DockerClient, opts: RunHelperOptions): StartedHelper {
+  let outputDone!: () => void;
+  const early = new Promise<void>((resolve) => {
+    outputDone = resolve;
+  });
+  const onLine = opts.outputComplete
+    ? (line: string, lineNo: number) => {
+        opts.onLine(line, lineNo);
+        if (opts.outputComplete?.()) outputDone();
+      }
+    : opts.onLine;
+  const finished = runToEnd(docker, { ...opts, onLine });
+  const output = Promise.race([early, finished.then(() => undefined)]);
+  // Both are observed by the caller; avoid an unhandled rejection for the one it awaits later.
+  output.catch(() => undefined);
+  finished.catch(() => undefined);
+  return { output, finished };
+}
+
+async function runToEnd(docker: DockerClient, opts: RunHelperOptions): Promise<HelperRun> {
   const name = `docker-leak-helper-${opts.mode}-${randomBytes(4).toString("hex")}`;
   const spec: ContainerSpec = {
     name,
@@ -100,18 +149,49 @@ export async function runHelper(docker: DockerClient, opts: RunHelperOptions): P
     const exited = docker.waitContainer(id, "removed");
     exited.catch(() => undefined); // observed below; avoid an unhandled rejection if start fails
     const stdoutDone = forEachLine(streams.stdout, opts.onLine);
-    const stderrChunks: Buffer[] = [];
-    streams.stderr.on("data", (chunk: Buffer) => stderrChunks.push(chunk));
+    const stderr = new StderrTail();
+    streams.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
     await docker.startContainer(id).catch((err: unknown) => {
       throw (err instanceof ApiError && explainHelperRefusal(err.message, docker.endpoint)) || err;
     });
     const exitCode = await exited;
     await streams.ended;
     await stdoutDone;
-    return { exitCode, stderr: Buffer.concat(stderrChunks).toString("utf8").trim(), containerId: id };
+    return { exitCode, stderr: stderr.text(), containerId: id };
   } finally {
     await remove();
     dispose?.();
+  }
+}
+
+/**
+ * The end of what the helper wrote on stderr, bounded: its messages are a few lines, but a helper
+ * gone wrong (or a stand-in) could write without end, and that must not exhaust memory.
+ */
+export class StderrTail {
+  static readonly LIMIT = 64 * 1024;
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private dropped = false;
+
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.bytes += chunk.length;
+    while (this.bytes > StderrTail.LIMIT && this.chunks.length > 1) {
+      this.bytes -= this.chunks.shift()?.length ?? 0;
+      this.dropped = true;
+    }
+    const only = this.chunks[0];
+    if (this.bytes > StderrTail.LIMIT && only) {
+      this.chunks = [only.subarray(only.length - StderrTail.LIMIT)];
+      this.bytes = StderrTail.LIMIT;
+      this.dropped = true;
+    }
+  }
+
+  text(): string {
+    const text = Buffer.concat(this.chunks).toString("utf8").trim();
+    return this.dropped ? `…${text.slice(text.indexOf("\n") + 1)}` : text;
   }
 }
 
@@ -177,15 +257,29 @@ export async function sweepStaleHelpers(
   docker: DockerClient,
   nowSeconds = Date.now() / 1000,
 ): Promise<string[]> {
+  const stale = await findStaleHelpers(docker, nowSeconds);
+  await removeHelpers(docker, stale);
+  return stale;
+}
+
+/** The IDs sweepStaleHelpers would remove (read-only). */
+export async function findStaleHelpers(
+  docker: DockerClient,
+  nowSeconds = Date.now() / 1000,
+): Promise<string[]> {
   const list = await docker.listContainers({ label: [`${LABEL_HELPER}=1`] });
-  const stale = list.filter(
-    (c) =>
-      c.state === "exited" ||
-      c.state === "dead" ||
-      (c.state === "created" && nowSeconds - c.created > STALE_AFTER_SECONDS),
-  );
-  for (const c of stale) await removeQuietly(docker, c.id);
-  return stale.map((c) => c.id);
+  return list
+    .filter(
+      (c) =>
+        c.state === "exited" ||
+        c.state === "dead" ||
+        (c.state === "created" && nowSeconds - c.created > STALE_AFTER_SECONDS),
+    )
+    .map((c) => c.id);
+}
+
+export async function removeHelpers(docker: DockerClient, ids: readonly string[]): Promise<void> {
+  for (const id of ids) await removeQuietly(docker, id);
 }
 
 /** A helper exit that is not 0: name the container, the status and what it said. */

@@ -16,8 +16,15 @@ import {
 } from "../helper/protocol.js";
 import type { DaemonFacts } from "../model/inventory.js";
 import type { DockerClient } from "./client.js";
-import { ensureHelperImage, type HelperImage, helperArch, locateHelperBinary } from "./helper-image.js";
-import { helperFailure, runHelper, sweepStaleHelpers } from "./helper-runner.js";
+import {
+  buildHelperImage,
+  type HelperBinary,
+  type HelperImage,
+  helperArch,
+  locateHelperBinary,
+  trustedHelperImage,
+} from "./helper-image.js";
+import { findStaleHelpers, helperFailure, removeHelpers, runHelper, startHelper } from "./helper-runner.js";
 
 export interface HelperSetup {
   helperDir: string;
@@ -33,20 +40,45 @@ export interface PreparedHelper {
   daemon: DaemonFacts;
 }
 
+/** What prepareHelper needs to know, found without changing anything on the daemon. */
+export interface HelperLookup {
+  binary: HelperBinary;
+  /** The image under our tag, when it carries this binary's SHA-256. */
+  trusted: HelperImage | undefined;
+  /** Helper containers of crashed runs, to remove. */
+  stale: string[];
+}
+
+/**
+ * Read-only, so it can run alongside the inventory before the user's names are checked: the
+ * binary for the daemon's architecture, the trusted image if there is one, leftovers to sweep.
+ */
+export async function lookupHelper(docker: DockerClient, setup: HelperSetup): Promise<HelperLookup> {
+  const version = await docker.version();
+  const arch = version.arch || (await docker.info()).architecture;
+  const binary = locateHelperBinary(setup.helperDir, helperArch(arch));
+  const [trusted, stale] = await Promise.all([
+    setup.forceBuild ? undefined : trustedHelperImage(docker, binary, setup.version),
+    findStaleHelpers(docker),
+  ]);
+  return { binary, trusted, stale };
+}
+
+/** A trusted image (built if needed) and leftovers of crashed runs removed. */
 export async function prepareHelper(
   docker: DockerClient,
   daemon: DaemonFacts,
   setup: HelperSetup,
+  lookup?: Promise<HelperLookup>,
 ): Promise<PreparedHelper> {
-  const version = await docker.version();
-  const binary = locateHelperBinary(setup.helperDir, helperArch(version.arch || daemon.architecture));
+  const found = await (lookup ?? lookupHelper(docker, setup));
   const [image] = await Promise.all([
-    ensureHelperImage(docker, binary, {
-      version: setup.version,
-      force: setup.forceBuild ?? false,
-      ...(setup.onProgress ? { onProgress: setup.onProgress } : {}),
-    }),
-    sweepStaleHelpers(docker),
+    found.trusted ??
+      buildHelperImage(docker, found.binary, {
+        version: setup.version,
+        ...(setup.onProgress ? { onProgress: setup.onProgress } : {}),
+      }),
+    removeHelpers(docker, found.stale),
   ]);
   return { image, daemon };
 }
@@ -66,8 +98,26 @@ export async function scanHost(
   helper: PreparedHelper,
   req: ScanRequest,
 ): Promise<HelperScan> {
+  const started = startScan(docker, helper, req);
+  const scan = await started.scan;
+  await started.finished;
+  return scan;
+}
+
+export interface ScanInProgress {
+  /** The decoded scan, as soon as the helper has written its summary. */
+  scan: Promise<HelperScan>;
+  /** Resolves once the helper exited with status 0 and its container is gone. */
+  finished: Promise<void>;
+}
+
+/**
+ * A scan-mode helper run whose output is usable before the container has exited: the caller can
+ * analyse while the daemon tears the container down, and must await `finished` before reporting.
+ */
+export function startScan(docker: DockerClient, helper: PreparedHelper, req: ScanRequest): ScanInProgress {
   const records: HelperRecord[] = [];
-  const run = await runHelper(docker, {
+  const run = startHelper(docker, {
     image: helper.image.id,
     mode: "scan",
     args: [
@@ -78,13 +128,25 @@ export async function scanHost(
     daemon: helper.daemon,
     ...(req.interrupts ? { interrupts: req.interrupts } : {}),
     onLine: (line, lineNo) => records.push(decodeRecord(line, lineNo)),
-  }).catch(protocolFailure);
-  if (run.exitCode !== 0) throw helperFailure("scan", run);
-  try {
-    return collectScan(records);
-  } catch (err) {
-    return protocolFailure(err);
-  }
+    outputComplete: () => records[records.length - 1]?.type === "summary",
+  });
+  const finished = run.finished.catch(protocolFailure).then((done) => {
+    if (done.exitCode !== 0) throw helperFailure("scan", done);
+  });
+  const scan = run.output.catch(protocolFailure).then(
+    () => {
+      try {
+        return collectScan(records);
+      } catch (err) {
+        // A cut-off or inconsistent output: the exit status, once known, usually says why.
+        return finished.then(() => protocolFailure(err));
+      }
+    },
+    (err: unknown) => finished.then(() => Promise.reject(err)),
+  );
+  finished.catch(() => undefined);
+  scan.catch(() => undefined);
+  return { scan, finished };
 }
 
 /** One umount-mode helper run for all orders; one result per order, in order. */

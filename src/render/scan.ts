@@ -136,6 +136,8 @@ export function renderQuiet(view: ScanView, noTrunc: boolean): string {
  * written out as it is serialised instead of being built as one string. Compact, like
  * `docker ps --format json`; pipe it to `jq` for reading.
  */
+const JSON_CHUNK = 64 * 1024;
+
 export function* renderScanJson(view: ScanView): Generator<string> {
   const { report } = view;
   const head = {
@@ -146,12 +148,19 @@ export function* renderScanJson(view: ScanView): Generator<string> {
     summary: countBySeverity(view.findings),
   };
   const headText = JSON.stringify(head);
-  yield `${headText.slice(0, -1)},"findings":[`;
+  // Findings are serialised one by one (no second copy of the report in memory) and written in
+  // chunks of about 64 KiB (one write per finding costs a system call each).
+  let chunk = `${headText.slice(0, -1)},"findings":[`;
   let first = true;
   for (const f of view.findings) {
-    yield `${first ? "" : ","}${JSON.stringify(f)}`;
+    chunk += `${first ? "" : ","}${JSON.stringify(f)}`;
     first = false;
+    if (chunk.length >= JSON_CHUNK) {
+      yield chunk;
+      chunk = "";
+    }
   }
+  if (chunk) yield chunk;
   const tail = {
     detached: report.detached,
     stats: report.stats,

@@ -4,7 +4,9 @@
  * middle of a scan (clear error, exit 1, no helper left once it is back, the next run works).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { scanHost } from "../../src/docker/helper.js";
@@ -164,15 +166,34 @@ describe("a helper that crashes or is killed", () => {
     for (const image of images) docker(["rmi", "-f", image]);
   });
 
-  /** An image standing in for the helper whose process dies by `signal`. */
+  /**
+   * An image standing in for the helper (FROM scratch, a static C program): it says something on
+   * stderr, then waits to be killed from outside; it runs under the helper's HostConfig, seccomp
+   * profile included, which refuses kill(2) and a shell's needs.
+   */
   function dyingImage(signal: "SEGV" | "KILL"): string {
     const tag = `dlt-dying-helper-${signal.toLowerCase()}:${process.pid}`;
-    const r = spawnSync("docker", ["build", "-q", "-t", tag, "-"], {
-      input: `FROM ${TEST_IMAGE}\nENTRYPOINT ["/bin/sh", "-c", "echo about to die >&2; kill -${signal} $$", "--"]\n`,
-      encoding: "utf8",
-      env: { ...process.env, DOCKER_HOST: `unix://${PRIVATE_SOCKET}`, DOCKER_BUILDKIT: "0" },
-    });
-    assert.equal(r.status, 0, r.stderr);
+    const dir = mkdtempSync(join(tmpdir(), "dlt-stand-in-"));
+    try {
+      execFileSync("musl-gcc", [
+        "-static",
+        "-O2",
+        "-o",
+        join(dir, "stand-in"),
+        join(REPO_ROOT, "test/support/stand-in-helper.c"),
+      ]);
+      writeFileSync(
+        join(dir, "Dockerfile"),
+        'FROM scratch\nCOPY stand-in /stand-in\nENTRYPOINT ["/stand-in"]\n',
+      );
+      const r = spawnSync("docker", ["build", "-q", "-t", tag, dir], {
+        encoding: "utf8",
+        env: { ...process.env, DOCKER_HOST: `unix://${PRIVATE_SOCKET}`, DOCKER_BUILDKIT: "0" },
+      });
+      assert.equal(r.status, 0, r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     images.push(tag);
     return tag;
   }
@@ -185,18 +206,35 @@ describe("a helper that crashes or is killed", () => {
       const h = await helperHarness();
       const image = dyingImage(signal);
       const before = helperContainers();
-      await assert.rejects(
-        scanHost(
-          h.docker,
-          { image: { id: image, tag: image, built: false }, daemon: h.daemon },
-          { filters: [], deep: false },
-        ),
-        (err: unknown) => {
-          assert.ok(err instanceof LeakError, String(err));
-          assert.match(err.message, says);
-          return true;
-        },
+      const scanning = scanHost(
+        h.docker,
+        { image: { id: image, tag: image, built: false }, daemon: h.daemon },
+        { filters: [], deep: false },
       );
+      scanning.catch(() => undefined);
+      let standIn: string | undefined;
+      for (let i = 0; i < 200 && !standIn; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        standIn = dockerOk([
+          "ps",
+          "-q",
+          "--no-trunc",
+          "--filter",
+          `ancestor=${image}`,
+          "--filter",
+          "status=running",
+        ])
+          .split("\n")
+          .find(Boolean);
+      }
+      assert.ok(standIn, "the stand-in helper started");
+      await new Promise((r) => setTimeout(r, 300)); // its stderr line is out
+      dockerOk(["kill", "--signal", signal, standIn]);
+      await assert.rejects(scanning, (err: unknown) => {
+        assert.ok(err instanceof LeakError, String(err));
+        assert.match(err.message, says);
+        return true;
+      });
       assert.deepEqual(
         (await waitNoHelpers()).filter((c) => !before.some((b) => c.startsWith(b))),
         [],

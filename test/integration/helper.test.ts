@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,6 +14,8 @@ import {
   LABEL_HELPER,
   locateHelperBinary,
 } from "../../src/docker/helper-image.js";
+import { helperHostConfig } from "../../src/docker/helper-runner.js";
+import { helperSeccompProfile } from "../../src/docker/seccomp.js";
 import { mountLineFingerprint } from "../../src/helper/protocol.js";
 import {
   docker,
@@ -144,7 +146,11 @@ describe("the helper through the plugin's runner", () => {
     scope.defer(() => rmSync(dirname(bin), { recursive: true, force: true }));
     execFileSync("gcc", ["-O2", "-o", bin, join(REPO_ROOT, "test/support/memfd-exec.c")]);
     const memfdPid = unshareHolder(scope, ["--", bin, "/bin/busybox", "sleep", "600"]);
-    for (let i = 0; i < 100 && !spawnSync("readlink", [`/proc/${memfdPid}/exe`]).stdout.includes("memfd:"); i++)
+    for (
+      let i = 0;
+      i < 100 && !spawnSync("readlink", [`/proc/${memfdPid}/exe`]).stdout.includes("memfd:");
+      i++
+    )
       await new Promise((r) => setTimeout(r, 50));
     assert.match(spawnSync("readlink", [`/proc/${memfdPid}/exe`], { encoding: "utf8" }).stdout, /^\/memfd:/);
     const dir = `/tmp/${uniqueName("deep-after-memfd")}`;
@@ -179,12 +185,14 @@ describe("the helper through the plugin's runner", () => {
       const hc = seen[mode]!.HostConfig;
       assert.equal(hc.Privileged, false, mode);
       assert.equal(hc.PidMode, "host");
-      assert.equal(hc.NetworkMode, "none");
+      // This daemon applies seccomp: the helper's allowlist (no socket calls at all) lets it
+      // share the host's network namespace.
+      assert.equal(hc.NetworkMode, "host");
       assert.equal(hc.ReadonlyRootfs, true);
       // The daemon itself adds label=disable to containers in the host PID namespace.
       assert.deepEqual(
         hc.SecurityOpt.filter((o: string) => o !== "label=disable"),
-        ["no-new-privileges"],
+        ["no-new-privileges", `seccomp=${JSON.stringify(helperSeccompProfile(mode))}`],
       );
       assert.deepEqual(hc.CapDrop, ["ALL"]);
       assert.deepEqual(
@@ -195,6 +203,40 @@ describe("the helper through the plugin's runner", () => {
       assert.equal(seen[mode]!.Config.Labels[LABEL_HELPER], "1");
       assert.equal(seen[mode]!.Image, h.image);
     }
+  });
+
+  it("under the helper's HostConfig a process cannot make a socket or ptrace, but can read /proc", async () => {
+    // busybox (static) stands in for a helper gone wrong: same HostConfig, other commands.
+    const inHelperConfig = async (mode: "scan" | "umount", cmd: string[]) => {
+      const id = await h.docker.createContainer({
+        name: uniqueName("seccomp"),
+        Labels: {},
+        Image: TEST_IMAGE,
+        Cmd: cmd,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        HostConfig: { ...helperHostConfig(mode, h.daemon), AutoRemove: false },
+      });
+      scope.defer(() => docker(["rm", "-f", id]));
+      const streams = await h.docker.attachContainer(id);
+      let out = "";
+      streams.stdout.on("data", (d: Buffer) => (out += d));
+      streams.stderr.on("data", (d: Buffer) => (out += d));
+      await h.docker.startContainer(id);
+      const exitCode = await h.docker.waitContainer(id, "next-exit");
+      await streams.ended;
+      return { exitCode, out };
+    };
+    for (const mode of ["scan", "umount"] as const) {
+      // In the host's network namespace, where 127.0.0.1:9 would at least answer "refused".
+      const nc = await inHelperConfig(mode, ["nc", "-w", "1", "127.0.0.1", "9"]);
+      assert.notEqual(nc.exitCode, 0, nc.out);
+      assert.match(nc.out, /socket: Operation not permitted/, mode);
+    }
+    const readProc = await inHelperConfig("scan", ["cat", "/proc/1/comm"]);
+    assert.equal(readProc.exitCode, 0, readProc.out);
+    assert.equal(readProc.out.trim(), readFileSync("/proc/1/comm", "utf8").trim(), "host PID 1");
   });
 
   describe("umount", () => {

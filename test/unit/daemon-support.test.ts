@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { checkDaemonSupport, explainHelperRefusal } from "../../src/docker/daemon-support.js";
 import type { Endpoint } from "../../src/docker/endpoint.js";
 import { helperHostConfig } from "../../src/docker/helper-runner.js";
+import { helperSeccompProfile, helperSyscalls } from "../../src/docker/seccomp.js";
 import type { DaemonFacts } from "../../src/model/inventory.js";
 
 const endpoint: Endpoint = {
@@ -59,7 +60,8 @@ describe("daemon support", () => {
 
 describe("helper HostConfig (never privileged, least capabilities)", () => {
   it("scan: host PID and cgroup namespaces, no network, read-only, SYS_PTRACE + DAC_READ_SEARCH only", () => {
-    const hc = helperHostConfig("scan", daemon());
+    // A daemon without seccomp: the helper gets an empty network namespace instead.
+    const hc = helperHostConfig("scan", daemon({ securityOptions: ["name=cgroupns"] }));
     assert.equal(hc.Privileged, undefined);
     assert.equal(hc.PidMode, "host");
     assert.equal(hc.CgroupnsMode, "host");
@@ -74,11 +76,58 @@ describe("helper HostConfig (never privileged, least capabilities)", () => {
     assert.deepEqual(helperHostConfig("umount", daemon()).CapAdd, ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"]);
   });
   it("AppArmor daemons get apparmor=unconfined for the helper only", () => {
-    const hc = helperHostConfig(
-      "scan",
-      daemon({ securityOptions: ["name=apparmor", "name=seccomp,profile=default"] }),
-    );
+    const hc = helperHostConfig("scan", daemon({ securityOptions: ["name=apparmor"] }));
     assert.deepEqual(hc.SecurityOpt, ["no-new-privileges", "apparmor=unconfined"]);
+  });
+  it("seccomp daemons: the helper's own syscall allowlist, and then the host network namespace", () => {
+    for (const mode of ["scan", "umount", "version"] as const) {
+      const hc = helperHostConfig(
+        mode,
+        daemon({ securityOptions: ["name=apparmor", "name=seccomp,profile=default"] }),
+      );
+      const opts = hc.SecurityOpt as string[];
+      assert.deepEqual(opts.slice(0, 2), ["no-new-privileges", "apparmor=unconfined"]);
+      assert.equal(opts.length, 3);
+      assert.ok(opts[2]?.startsWith("seccomp="));
+      assert.deepEqual(JSON.parse(opts[2]!.slice("seccomp=".length)), helperSeccompProfile(mode));
+      assert.equal(hc.NetworkMode, "host", "no socket can be made, so no namespace of its own is needed");
+    }
+  });
+  it("the allowlist: nothing that reaches the network, other processes' memory or the kernel's keys", () => {
+    const refused = [
+      "socket",
+      "socketpair",
+      "connect",
+      "bind",
+      "sendto",
+      "sendmsg",
+      "ptrace",
+      "process_vm_readv",
+      "process_vm_writev",
+      "bpf",
+      "keyctl",
+      "add_key",
+      "mount",
+      "unshare",
+      "init_module",
+      "kexec_load",
+      "perf_event_open",
+      "ioctl",
+      "pivot_root",
+      "setuid",
+      "capset",
+    ];
+    for (const mode of ["scan", "umount", "version"] as const) {
+      const profile = helperSeccompProfile(mode);
+      assert.equal(profile.defaultAction, "SCMP_ACT_ERRNO");
+      const allowed = new Set(helperSyscalls(mode));
+      for (const name of refused) assert.ok(!allowed.has(name), `${mode} allows ${name}`);
+    }
+    // Only umount mode may fork, join namespaces, chroot and unmount.
+    for (const name of ["clone", "fork", "setns", "chroot", "umount2"]) {
+      assert.ok(helperSyscalls("umount").includes(name), name);
+      assert.ok(!helperSyscalls("scan").includes(name), name);
+    }
   });
   it("userns-remap daemons run the helper with UsernsMode host", () => {
     assert.equal(helperHostConfig("umount", daemon({ securityOptions: ["name=userns"] })).UsernsMode, "host");

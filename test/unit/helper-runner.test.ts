@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ContainerSummary, DockerClient } from "../../src/docker/client.js";
-import { helperFailure, sweepStaleHelpers } from "../../src/docker/helper-runner.js";
+import { helperFailure, StderrTail, sweepStaleHelpers } from "../../src/docker/helper-runner.js";
 
 /** The part of the Docker boundary the sweep uses, hand-written. */
 function fakeDocker(containers: ContainerSummary[]): DockerClient & { removed: string[] } {
@@ -58,5 +58,25 @@ describe("helper failures name the helper and what happened", () => {
       }).message,
       "the helper (scan) exited with status 1: helper: cannot open /proc: Permission denied",
     );
+  });
+});
+
+describe("the helper's stderr is kept bounded", () => {
+  it("keeps the last 64 KiB of endless output, from a line start, marked as cut", () => {
+    const tail = new StderrTail();
+    for (let i = 0; i < 100_000; i++) tail.push(Buffer.from(`sh: ${i}: Operation not permitted\n`));
+    const text = tail.text();
+    assert.ok(text.length <= StderrTail.LIMIT + 1, String(text.length));
+    assert.ok(text.startsWith("…sh: "), text.slice(0, 40));
+    assert.ok(text.endsWith("sh: 99999: Operation not permitted"));
+  });
+  it("keeps short output whole, and cuts one huge chunk to its end", () => {
+    const short = new StderrTail();
+    short.push(Buffer.from("helper: open /proc/1/ns/mnt: Permission denied\n"));
+    assert.equal(short.text(), "helper: open /proc/1/ns/mnt: Permission denied");
+    const huge = new StderrTail();
+    huge.push(Buffer.from(`${"x".repeat(200_000)}\nlast line\n`));
+    assert.ok(huge.text().endsWith("last line"));
+    assert.ok(huge.text().length < 70_000);
   });
 });

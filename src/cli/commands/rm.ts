@@ -4,7 +4,7 @@ import { resolveContainer } from "../../model/targets.js";
 import type { LeakContext } from "../context.js";
 import { Removal, type RemovalTarget } from "../removal.js";
 import { reportOutcomes } from "../removal-report.js";
-import { getHelper, takeInventory } from "../scan-run.js";
+import { getHelper, startHelperLookup, takeInventory } from "../scan-run.js";
 
 export class RmCommand extends Command<LeakContext> {
   static override paths = [["rm"]];
@@ -39,6 +39,7 @@ export class RmCommand extends Command<LeakContext> {
   override async execute(): Promise<number> {
     const ctx = this.context;
     const docker = ctx.docker();
+    const lookup = startHelperLookup(ctx, docker);
     const inventory = await takeInventory(ctx, docker);
     // Every name resolves before anything changes.
     const resolved = this.containers.map((arg) => ({ arg, c: resolveContainer(arg, inventory.containers) }));
@@ -63,7 +64,7 @@ export class RmCommand extends Command<LeakContext> {
       });
     }
     if (!targets.length) return ExitCode.Error;
-    const helper = await getHelper(ctx, docker, inventory);
+    const helper = await getHelper(ctx, docker, inventory, lookup);
     const outcomes = await new Removal(ctx, docker, inventory, helper).run(targets, {
       forceUnmount: this.forceUnmount,
       dryRun: this.dryRun,

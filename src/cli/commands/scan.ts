@@ -1,6 +1,6 @@
 import { Command, Option } from "clipanion";
 import { UsageError } from "../../errors.js";
-import type { Finding } from "../../model/findings.js";
+import type { Finding, ScanReport } from "../../model/findings.js";
 import { resolveScanTargets, TargetError } from "../../model/targets.js";
 import {
   exitCodeOf,
@@ -11,7 +11,7 @@ import {
   scanView,
 } from "../../render/scan.js";
 import type { LeakContext } from "../context.js";
-import { getHelper, scanAndAnalyze, takeInventory } from "../scan-run.js";
+import { getHelper, scanAndAnalyze, startHelperLookup, takeInventory } from "../scan-run.js";
 
 export class ScanCommand extends Command<LeakContext> {
   static override paths = [["scan"]];
@@ -49,11 +49,22 @@ export class ScanCommand extends Command<LeakContext> {
       throw new UsageError("--quiet and --format json cannot be combined");
     const ctx = this.context;
     const docker = ctx.docker();
+    const lookup = startHelperLookup(ctx, docker);
     const inventory = await takeInventory(ctx, docker);
     // Names are checked before anything runs on the daemon.
     const selection = resolveScanTargets(this.targets, inventory);
-    const helper = await getHelper(ctx, docker, inventory);
-    const report = await scanAndAnalyze(ctx, docker, inventory, helper, this.deep);
+    const helper = await getHelper(ctx, docker, inventory, lookup);
+    const { report, helperGone } = await scanAndAnalyze(ctx, docker, inventory, helper, this.deep);
+    try {
+      return this.report(report, selection);
+    } finally {
+      // The output is complete and checked; the command ends once the helper container is gone.
+      await helperGone;
+    }
+  }
+
+  private report(report: ScanReport, selection: ReturnType<typeof resolveScanTargets>): number {
+    const ctx = this.context;
 
     let keep: (f: Finding) => boolean = () => true;
     if (selection) {

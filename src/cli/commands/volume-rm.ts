@@ -4,7 +4,7 @@ import { resolveVolume } from "../../model/targets.js";
 import type { LeakContext } from "../context.js";
 import { Removal, type RemovalTarget } from "../removal.js";
 import { reportOutcomes } from "../removal-report.js";
-import { getHelper, takeInventory } from "../scan-run.js";
+import { getHelper, startHelperLookup, takeInventory } from "../scan-run.js";
 
 export class VolumeRmCommand extends Command<LeakContext> {
   static override paths = [["volume", "rm"]];
@@ -27,6 +27,7 @@ export class VolumeRmCommand extends Command<LeakContext> {
   override async execute(): Promise<number> {
     const ctx = this.context;
     const docker = ctx.docker();
+    const lookup = startHelperLookup(ctx, docker);
     const inventory = await takeInventory(ctx, docker);
     const resolved = this.volumes.map((arg) => resolveVolume(arg, inventory.volumes));
     let failed = false;
@@ -50,7 +51,7 @@ export class VolumeRmCommand extends Command<LeakContext> {
       });
     }
     if (!targets.length) return ExitCode.Error;
-    const helper = await getHelper(ctx, docker, inventory);
+    const helper = await getHelper(ctx, docker, inventory, lookup);
     const outcomes = await new Removal(ctx, docker, inventory, helper).run(targets, {
       forceUnmount: this.forceUnmount,
       dryRun: this.dryRun,
