@@ -20,6 +20,8 @@ export type HelperMode = "scan" | "umount" | "version";
 
 export const LABEL_RUN = "io.docker-leak.helper.run";
 const STALE_AFTER_SECONDS = 60;
+/** A scan or unmount takes seconds; a helper running this long is hung (e.g. on a dead mount). */
+const HUNG_AFTER_SECONDS = 3600;
 
 /**
  * The HostConfig for a mode: never privileged; only the capabilities the mode needs; only the
@@ -251,7 +253,7 @@ export function forEachLine(stream: Readable, onLine: (line: string, lineNo: num
 /**
  * Removes helper containers left by crashed runs (or by a daemon restart): ours by label, exited
  * or dead at any age; created but never started only after a minute, since a concurrent run may
- * be about to start it. Running helpers are never touched.
+ * be about to start it; running ones only when hung (an hour: a run takes seconds).
  */
 export async function sweepStaleHelpers(
   docker: DockerClient,
@@ -273,7 +275,8 @@ export async function findStaleHelpers(
       (c) =>
         c.state === "exited" ||
         c.state === "dead" ||
-        (c.state === "created" && nowSeconds - c.created > STALE_AFTER_SECONDS),
+        (c.state === "created" && nowSeconds - c.created > STALE_AFTER_SECONDS) ||
+        (c.state === "running" && nowSeconds - c.created > HUNG_AFTER_SECONDS),
     )
     .map((c) => c.id);
 }

@@ -26,17 +26,18 @@ const helper = (id: string, state: string, ageSeconds: number): ContainerSummary
 });
 
 describe("sweeping helpers left by crashed runs", () => {
-  it("removes exited and dead helpers, old never-started ones, and never a running one", async () => {
+  it("removes exited and dead helpers, old never-started ones, hung ones, and never one at work", async () => {
     const docker = fakeDocker([
       helper("exited-new", "exited", 1),
       helper("dead", "dead", 5),
       helper("created-old", "created", 120),
       helper("created-new", "created", 3),
-      helper("running-old", "running", 600),
+      helper("running-long", "running", 600),
+      helper("running-hung", "running", 7200),
     ]);
     const swept = await sweepStaleHelpers(docker, 1_000_000);
-    assert.deepEqual(swept, ["exited-new", "dead", "created-old"]);
-    assert.deepEqual(docker.removed, ["exited-new", "dead", "created-old"]);
+    assert.deepEqual(swept, ["exited-new", "dead", "created-old", "running-hung"]);
+    assert.deepEqual(docker.removed, ["exited-new", "dead", "created-old", "running-hung"]);
   });
 });
 
