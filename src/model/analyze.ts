@@ -501,13 +501,18 @@ function exposingBind(
 
 const KIND_ORDER = { container: 0, volume: 1 } as const;
 
+/** Ordinal, not locale-aware: the same order everywhere, and cheap for tens of thousands of findings. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function compareFindings(a: Finding, b: Finding): number {
   const ta = a.target;
   const tb = b.target;
   const key = (t: Target): string => (t.kind === "volume" ? t.name : (t.name ?? t.id));
   return (
     KIND_ORDER[ta.kind] - KIND_ORDER[tb.kind] ||
-    key(ta).localeCompare(key(tb)) ||
+    compareText(key(ta), key(tb)) ||
     SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) ||
     a.holder.namespace - b.holder.namespace ||
     (b.mount?.depth ?? 0) - (a.mount?.depth ?? 0) ||
