@@ -31,5 +31,7 @@ const phases = runs.map(({ calls, exit }) => {
 });
 for (const key of Object.keys(phases[0] ?? {})) {
   const v = median(phases.map((p) => p[key]));
-  console.log(`  ${key.padEnd(54)} ${key === "API calls" ? String(v).padStart(8) : `${v.toFixed(1).padStart(8)} ms`}`);
+  console.log(
+    `  ${key.padEnd(54)} ${key === "API calls" ? String(v).padStart(8) : `${v.toFixed(1).padStart(8)} ms`}`,
+  );
 }
