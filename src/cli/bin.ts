@@ -2,7 +2,6 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { PLUGIN_METADATA } from "../version.js";
 import { installInterrupts } from "./interrupts.js";
-import { cacheRoots, extractHelpers, singleExecutable } from "./sea.js";
 
 const argv = process.argv.slice(2);
 if (argv[0] === "docker-cli-plugin-metadata") {
@@ -14,7 +13,7 @@ if (argv[0] === "docker-cli-plugin-metadata") {
 }
 
 /** The helpers: next to the bundle (dist/ → build/helper/), or unpacked from the single executable. */
-function helperDir(): string {
+function helperDir({ cacheRoots, extractHelpers, singleExecutable }: typeof import("./sea.js")): string {
   if (process.env.DOCKER_LEAK_HELPER_DIR) return process.env.DOCKER_LEAK_HELPER_DIR;
   const sea = singleExecutable();
   if (!sea) return join(dirname(process.argv[1] ?? "."), "..", "build", "helper");
@@ -32,7 +31,19 @@ async function run(): Promise<void> {
   // answer above does not pay for clipanion, dockerode and the rest.
   // Signals are handled from the start, so that an early ^C also exits 130.
   const interrupts = installInterrupts(process, (m) => process.stderr.write(`${m}\n`));
+  if (argv.includes("version")) {
+    // The common `version` answers without clipanion and dockerode (see fast-version.ts).
+    const { fastVersion } = await import("./fast-version.js");
+    const code = await fastVersion(argv, process.env, process.stdout);
+    if (code !== undefined) {
+      process.exitCode = code;
+      process.stdout.write("", () => process.exit());
+      return;
+    }
+  }
   const { main } = await import("./main.js");
+  // Loaded here, not up front: `version` and the metadata answer do not need it.
+  const seaSupport = await import("./sea.js");
   let dir: string | undefined;
   try {
     process.exitCode = await main(argv, {
@@ -42,7 +53,7 @@ async function run(): Promise<void> {
       env: process.env,
       interrupts,
       get helperDir() {
-        dir ??= helperDir();
+        dir ??= helperDir(seaSupport);
         return dir;
       },
     });

@@ -3,12 +3,11 @@
  * globals, resolve the daemon like the CLI, and hand the rest to clipanion, routing its errors
  * to stderr with our exit codes.
  */
-import { existsSync, readFileSync } from "node:fs";
 import type { Writable } from "node:stream";
 import { Builtins, Cli, Command } from "clipanion";
 import type { DockerClient } from "../docker/client.js";
 import { DockerodeClient } from "../docker/dockerode-client.js";
-import { type Endpoint, resolveEndpoint } from "../docker/endpoint.js";
+import { type Endpoint, localFiles, resolveEndpoint } from "../docker/endpoint.js";
 import { describeError, ExitCode, exitCodeFor, UsageError } from "../errors.js";
 import { PLUGIN_METADATA, PLUGIN_VERSION } from "../version.js";
 import { decideColorLevel, makeChalk } from "./color.js";
@@ -91,14 +90,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
   let endpoint: Endpoint | undefined;
   let docker: DockerClient | undefined;
   const getEndpoint = () => {
-    endpoint ??= resolveEndpoint({
-      globals: split.globals,
-      env,
-      files: {
-        readFile: (p) => (existsSync(p) ? readFileSync(p, "utf8") : undefined),
-        exists: (p) => existsSync(p),
-      },
-    });
+    endpoint ??= resolveEndpoint({ globals: split.globals, env, files: localFiles });
     return endpoint;
   };
   const context: LeakContext = {

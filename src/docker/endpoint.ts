@@ -5,6 +5,7 @@
  * reads, which go through `FileReader` so tests pass a table of files.
  */
 import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { GlobalOptions } from "../cli/global-flags.js";
@@ -42,6 +43,12 @@ export interface ResolveInput {
   files: FileReader;
   home?: string;
 }
+
+/** The docker config files on this machine. */
+export const localFiles: FileReader = {
+  readFile: (p) => (existsSync(p) ? readFileSync(p, "utf8") : undefined),
+  exists: (p) => existsSync(p),
+};
 
 export const DEFAULT_HOST = "unix:///var/run/docker.sock";
 export const DEFAULT_CONTEXT = "default";

@@ -81,6 +81,22 @@ describe("docker leak as a docker CLI plugin", () => {
     assert.match(r.stdout, /Endpoint:.*from DOCKER_HOST/);
   });
 
+  it("docker leak version prints the same through its fast path and through the full command", () => {
+    // -D (debug) makes the plugin skip the fast path (src/cli/fast-version.ts).
+    for (const format of [[], ["--format", "json"]]) {
+      const fast = cli(["leak", "version", ...format], { DOCKER_HOST: PRIVATE_HOST });
+      const full = cli(["-D", "leak", "version", ...format], { DOCKER_HOST: PRIVATE_HOST });
+      assert.equal(fast.code, 0, fast.stderr);
+      assert.equal(full.code, 0, full.stderr);
+      assert.equal(fast.stdout, full.stdout);
+      assert.match(fast.stdout, new RegExp(PRIVATE_ROOT));
+    }
+    // And a daemon that does not answer gets the full command's message.
+    const down = cli(["leak", "version"], { DOCKER_HOST: "unix:///nonexistent/docker.sock" });
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, /Cannot connect to the Docker daemon at unix:\/\/\/nonexistent\/docker\.sock/);
+  });
+
   it("docker -H … leak version reaches that daemon", () => {
     const r = cli(["-H", PRIVATE_HOST, "leak", "version", "--format", "json"]);
     assert.equal(r.code, 0, r.stderr);

@@ -1,0 +1,42 @@
+/** `docker leak version`: the plugin's version, the daemon's, and how the daemon was chosen. */
+import type { DaemonVersion } from "../docker/client.js";
+import type { Endpoint } from "../docker/endpoint.js";
+import type { DaemonFacts } from "../model/inventory.js";
+
+export function renderVersion(
+  format: "table" | "json",
+  pluginVersion: string,
+  version: DaemonVersion,
+  info: DaemonFacts,
+  endpoint: Endpoint,
+): string {
+  if (format === "json") {
+    return `${JSON.stringify({
+      plugin: { version: pluginVersion },
+      server: {
+        version: version.version,
+        apiVersion: version.apiVersion,
+        minApiVersion: version.minApiVersion,
+        os: version.os,
+        arch: version.arch,
+        kernelVersion: version.kernelVersion,
+        rootDir: info.rootDir,
+        driver: info.driver,
+      },
+      endpoint: { host: endpoint.host, context: endpoint.context, source: endpoint.source },
+    })}\n`;
+  }
+  const rows: [string, string][] = [
+    ["Version", version.version],
+    ["API version", `${version.apiVersion} (minimum version ${version.minApiVersion})`],
+    ["OS/Arch", `${version.os}/${version.arch}`],
+    ["Kernel", version.kernelVersion],
+    ["Root dir", info.rootDir],
+    ["Storage driver", info.driver],
+    ["Endpoint", `${endpoint.host} (${endpoint.source})`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  let out = `docker leak version ${pluginVersion}\n\nServer:\n`;
+  for (const [k, v] of rows) out += ` ${`${k}:`.padEnd(width)}${v}\n`;
+  return out;
+}
