@@ -391,6 +391,8 @@ describe("the helper through the plugin's runner", () => {
       const rebuilt = await ensureHelperImage(h.docker, changed, { version });
       assert.equal(rebuilt.built, true);
       assert.notEqual(rebuilt.id, first.id);
+      // The image it superseded (ours, now untagged) is gone, not left dangling.
+      assert.equal(await h.docker.inspectImage(first.id), undefined, "superseded image removed");
 
       // Someone else's image under our tag, without our label: rebuilt, never run.
       const ctx = mkdtempSync(join(tmpdir(), "dlt-impostor-"));
@@ -406,6 +408,9 @@ describe("the helper through the plugin's runner", () => {
           encoding: "utf8",
         });
         assert.equal(built.status, 0, built.stderr);
+        // Not ours, so the plugin leaves it (untagged once rebuilt); the test removes what it made.
+        const impostor = built.stdout.trim();
+        scope.defer(() => docker(["rmi", impostor]));
       } finally {
         rmSync(ctx, { recursive: true, force: true });
       }
