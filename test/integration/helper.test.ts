@@ -223,8 +223,10 @@ describe("the helper through the plugin's runner", () => {
       let out = "";
       streams.stdout.on("data", (d: Buffer) => (out += d));
       streams.stderr.on("data", (d: Buffer) => (out += d));
+      // Waiting from before the start: a process that exits at once must not be missed.
+      const exited = h.docker.waitContainer(id, "next-exit");
       await h.docker.startContainer(id);
-      const exitCode = await h.docker.waitContainer(id, "next-exit");
+      const exitCode = await exited;
       await streams.ended;
       return { exitCode, out };
     };
