@@ -73,22 +73,10 @@ export function dockerfile(binary: HelperBinary, version: string): string {
   ].join("\n");
 }
 
-export interface EnsureImageOptions {
+export interface BuildImageOptions {
   version: string;
-  /** Rebuild even when a trusted image exists. */
-  force?: boolean;
   /** One progress line per build step (the caller shows it on a TTY only). */
   onProgress?: (line: string) => void;
-}
-
-/** Returns a trusted helper image, building it when absent, stale, or not ours. */
-export async function ensureHelperImage(
-  docker: DockerClient,
-  binary: HelperBinary,
-  opts: EnsureImageOptions,
-): Promise<HelperImage> {
-  const trusted = opts.force ? undefined : await trustedHelperImage(docker, binary, opts.version);
-  return trusted ?? buildHelperImage(docker, binary, opts);
 }
 
 /** The image under our tag, if it carries the SHA-256 of the binary we hold (read-only). */
@@ -111,7 +99,7 @@ export async function trustedHelperImage(
 export async function buildHelperImage(
   docker: DockerClient,
   binary: HelperBinary,
-  opts: EnsureImageOptions,
+  opts: BuildImageOptions,
 ): Promise<HelperImage> {
   const tag = helperTag(opts.version);
   const dir = mkdtempSync(join(tmpdir(), "docker-leak-helper-"));

@@ -251,20 +251,11 @@ export function forEachLine(stream: Readable, onLine: (line: string, lineNo: num
 }
 
 /**
- * Removes helper containers left by crashed runs (or by a daemon restart): ours by label, exited
+ * Helper containers left by crashed runs (or by a daemon restart), to remove with removeHelpers
+ * (read-only, so it can run before the user's names are checked): ours by label, exited
  * or dead at any age; created but never started only after a minute, since a concurrent run may
  * be about to start it; running ones only when hung (an hour: a run takes seconds).
  */
-export async function sweepStaleHelpers(
-  docker: DockerClient,
-  nowSeconds = Date.now() / 1000,
-): Promise<string[]> {
-  const stale = await findStaleHelpers(docker, nowSeconds);
-  await removeHelpers(docker, stale);
-  return stale;
-}
-
-/** The IDs sweepStaleHelpers would remove (read-only). */
 export async function findStaleHelpers(
   docker: DockerClient,
   nowSeconds = Date.now() / 1000,

@@ -64,7 +64,9 @@ export async function lookupHelper(docker: DockerClient, setup: HelperSetup): Pr
   return { binary, trusted, stale };
 }
 
-/** A trusted image (built if needed) and leftovers of crashed runs removed. */
+/**
+ * A trusted image (built when absent, stale, or not ours) and leftovers of crashed runs removed.
+ */
 export async function prepareHelper(
   docker: DockerClient,
   daemon: DaemonFacts,
@@ -92,18 +94,6 @@ export interface ScanRequest {
   interrupts?: Interrupts;
 }
 
-/** One scan-mode helper run, decoded and checked for completeness. */
-export async function scanHost(
-  docker: DockerClient,
-  helper: PreparedHelper,
-  req: ScanRequest,
-): Promise<HelperScan> {
-  const started = startScan(docker, helper, req);
-  const scan = await started.scan;
-  await started.finished;
-  return scan;
-}
-
 export interface ScanInProgress {
   /** The decoded scan, as soon as the helper has written its summary. */
   scan: Promise<HelperScan>;
@@ -112,7 +102,8 @@ export interface ScanInProgress {
 }
 
 /**
- * A scan-mode helper run whose output is usable before the container has exited: the caller can
+ * One scan-mode helper run, decoded and checked for completeness, whose output is usable before
+ * the container has exited: the caller can
  * analyse while the daemon tears the container down, and must await `finished` before reporting.
  */
 export function startScan(docker: DockerClient, helper: PreparedHelper, req: ScanRequest): ScanInProgress {

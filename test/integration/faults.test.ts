@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { scanHost } from "../../src/docker/helper.js";
-import { LABEL_HELPER } from "../../src/docker/helper-image.js";
+import { startScan } from "../../src/docker/helper.js";
 import { LeakError } from "../../src/errors.js";
 import {
   docker,
@@ -27,12 +26,7 @@ import {
   uniqueName,
   waitForOwnNamespace,
 } from "../support/daemon.js";
-import { helperHarness } from "../support/helper.js";
-
-const helperContainers = () =>
-  dockerOk(["ps", "-aq", "--filter", `label=${LABEL_HELPER}=1`])
-    .split("\n")
-    .filter(Boolean);
+import { helperContainers, helperHarness } from "../support/helper.js";
 
 async function waitNoHelpers(): Promise<string[]> {
   // AutoRemove finishes asynchronously after the plugin exits.
@@ -206,11 +200,11 @@ describe("a helper that crashes or is killed", () => {
       const h = await helperHarness();
       const image = dyingImage(signal);
       const before = helperContainers();
-      const scanning = scanHost(
+      const scanning = startScan(
         h.docker,
         { image: { id: image, tag: image, built: false }, daemon: h.daemon },
         { filters: [], deep: false },
-      );
+      ).scan;
       scanning.catch(() => undefined);
       let standIn: string | undefined;
       for (let i = 0; i < 200 && !standIn; i++) {

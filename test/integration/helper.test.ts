@@ -8,12 +8,8 @@ import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmS
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  ensureHelperImage,
-  helperTag,
-  LABEL_HELPER,
-  locateHelperBinary,
-} from "../../src/docker/helper-image.js";
+import { prepareHelper } from "../../src/docker/helper.js";
+import { helperTag, LABEL_HELPER, locateHelperBinary } from "../../src/docker/helper-image.js";
 import { helperHostConfig } from "../../src/docker/helper-runner.js";
 import { helperSeccompProfile } from "../../src/docker/seccomp.js";
 import { mountLineFingerprint } from "../../src/helper/protocol.js";
@@ -31,16 +27,17 @@ import {
   unshareHolder,
   waitForOwnNamespace,
 } from "../support/daemon.js";
-import { type AnyRecord, HELPER_DIR, type HelperHarness, helperHarness, runVerb } from "../support/helper.js";
+import {
+  type AnyRecord,
+  HELPER_DIR,
+  type HelperHarness,
+  helperContainers,
+  helperHarness,
+  runVerb,
+} from "../support/helper.js";
 
 let h: HelperHarness;
 const scope = new Scope();
-
-function helperContainers(): string[] {
-  return dockerOk(["ps", "-aq", "--filter", `label=${LABEL_HELPER}=1`])
-    .split("\n")
-    .filter(Boolean);
-}
 
 function mountIdOf(pid: number, mountPoint: string): number {
   const line = hostMountinfoLines(` ${mountPoint} `).find((l) => l.pid === pid);
@@ -381,16 +378,18 @@ describe("the helper through the plugin's runner", () => {
 
     it("is built once and reused; a changed binary is rebuilt; a look-alike is not trusted", async () => {
       const binary = locateHelperBinary(HELPER_DIR, "amd64");
-      const first = await ensureHelperImage(h.docker, binary, { version });
+      // The plugin's own path: the binary of the daemon's architecture from a helper directory.
+      const ensureImage = async (helperDir: string) =>
+        (await prepareHelper(h.docker, h.daemon, { helperDir, version })).image;
+      const first = await ensureImage(HELPER_DIR);
       assert.equal(first.built, true);
-      const second = await ensureHelperImage(h.docker, binary, { version });
+      const second = await ensureImage(HELPER_DIR);
       assert.equal(second.built, false);
       assert.equal(second.id, first.id);
 
       copyFileSync(binary.path, join(dir, "docker-leak-helper-linux-amd64"));
       appendFileSync(join(dir, "docker-leak-helper-linux-amd64"), "\0changed");
-      const changed = locateHelperBinary(dir, "amd64");
-      const rebuilt = await ensureHelperImage(h.docker, changed, { version });
+      const rebuilt = await ensureImage(dir);
       assert.equal(rebuilt.built, true);
       assert.notEqual(rebuilt.id, first.id);
       // The image it superseded (ours, now untagged) is gone, not left dangling.
@@ -416,7 +415,7 @@ describe("the helper through the plugin's runner", () => {
       } finally {
         rmSync(ctx, { recursive: true, force: true });
       }
-      const trusted = await ensureHelperImage(h.docker, binary, { version });
+      const trusted = await ensureImage(HELPER_DIR);
       assert.equal(trusted.built, true, "the look-alike was not trusted");
       assert.equal(
         (await h.docker.inspectImage(helperTag(version)))?.labels["io.docker-leak.helper.sha256"],

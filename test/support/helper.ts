@@ -1,11 +1,12 @@
 /** The helper as the tests drive it: the plugin's own image and runner, against the private daemon. */
 import { join } from "node:path";
 import { DockerodeClient } from "../../src/docker/dockerode-client.js";
-import { ensureHelperImage, helperArch, locateHelperBinary } from "../../src/docker/helper-image.js";
+import { prepareHelper } from "../../src/docker/helper.js";
+import { LABEL_HELPER } from "../../src/docker/helper-image.js";
 import { type RunHelperOptions, runHelper } from "../../src/docker/helper-runner.js";
 import type { DaemonFacts } from "../../src/model/inventory.js";
 import { PLUGIN_VERSION } from "../../src/version.js";
-import { PRIVATE_HOST, REPO_ROOT } from "./daemon.js";
+import { dockerOk, PRIVATE_HOST, REPO_ROOT } from "./daemon.js";
 
 export const HELPER_DIR = join(REPO_ROOT, "build", "helper");
 
@@ -24,10 +25,16 @@ export interface HelperHarness {
 
 export async function helperHarness(): Promise<HelperHarness> {
   const docker = testClient();
-  const [version, daemon] = await Promise.all([docker.version(), docker.info()]);
-  const binary = locateHelperBinary(HELPER_DIR, helperArch(version.arch));
-  const image = await ensureHelperImage(docker, binary, { version: PLUGIN_VERSION });
+  const daemon = await docker.info();
+  const { image } = await prepareHelper(docker, daemon, { helperDir: HELPER_DIR, version: PLUGIN_VERSION });
   return { docker, daemon, image: image.id };
+}
+
+/** IDs (short) of every helper container on the private daemon, in any state. */
+export function helperContainers(): string[] {
+  return dockerOk(["ps", "-aq", "--filter", `label=${LABEL_HELPER}=1`])
+    .split("\n")
+    .filter(Boolean);
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: records are checked field by field in the tests

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ContainerSummary, DockerClient } from "../../src/docker/client.js";
-import { helperFailure, StderrTail, sweepStaleHelpers } from "../../src/docker/helper-runner.js";
+import {
+  findStaleHelpers,
+  helperFailure,
+  removeHelpers,
+  StderrTail,
+} from "../../src/docker/helper-runner.js";
 
 /** The part of the Docker boundary the sweep uses, hand-written. */
 function fakeDocker(containers: ContainerSummary[]): DockerClient & { removed: string[] } {
@@ -35,7 +40,9 @@ describe("sweeping helpers left by crashed runs", () => {
       helper("running-long", "running", 600),
       helper("running-hung", "running", 7200),
     ]);
-    const swept = await sweepStaleHelpers(docker, 1_000_000);
+    const swept = await findStaleHelpers(docker, 1_000_000);
+    assert.deepEqual(docker.removed, [], "finding changes nothing");
+    await removeHelpers(docker, swept);
     assert.deepEqual(swept, ["exited-new", "dead", "created-old", "running-hung"]);
     assert.deepEqual(docker.removed, ["exited-new", "dead", "created-old", "running-hung"]);
   });
