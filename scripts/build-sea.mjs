@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Builds the single executable (Node SEA) of docker leak for linux/amd64: the bundle
-// (dist/docker-leak.cjs) with a V8 code cache, and the static helpers (build/helper/) as assets.
-// Run scripts/build.mjs and scripts/build-helper.sh first (scripts/package.sh does all of it).
+// Builds the single executable (Node SEA) of docker leak for linux/amd64: the whole plugin in one
+// bundle (scripts/build.mjs --single) with a V8 code cache, and the static helpers (build/helper/)
+// as assets.
+// Run scripts/build-helper.sh first (scripts/package.sh does all of it).
 //
 //   node scripts/build-sea.mjs [--out FILE] [--node NODE_BINARY] [--no-strip]
 //
@@ -68,8 +69,6 @@ if (major < 20 || (major === 20 && minor < 12))
   die(`${node} is ${nodeVersion}; SEA assets need Node >= 20.12`);
 if (!readFileSync(node).includes(SENTINEL_FUSE)) die(`${node} was built without single executable support`);
 
-const bundle = join(root, "dist", "docker-leak.cjs");
-if (!existsSync(bundle)) die(`${bundle} is missing; run node scripts/build.mjs`);
 const helpers = ARCHS.map((arch) => join(root, "build", "helper", `docker-leak-helper-linux-${arch}`));
 for (const h of helpers) if (!existsSync(h)) die(`${h} is missing; run scripts/build-helper.sh`);
 
@@ -84,6 +83,9 @@ try {
     assets[name] = h;
   }
   writeFileSync(join(work, MANIFEST_ASSET), JSON.stringify({ files }));
+  // A SEA runs one script: the plugin as one bundle, not the launcher's entry + main split.
+  const bundle = join(work, "docker-leak.cjs");
+  execFileSync(process.execPath, [join(root, "scripts", "build.mjs"), "--single", bundle], { stdio: "pipe" });
   assets[MANIFEST_ASSET] = join(work, MANIFEST_ASSET);
   const blob = join(work, "sea.blob");
   writeFileSync(

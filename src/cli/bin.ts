@@ -41,9 +41,8 @@ async function run(): Promise<void> {
       return;
     }
   }
-  const { main } = await import("./main.js");
-  // Loaded here, not up front: `version` and the metadata answer do not need it.
-  const seaSupport = await import("./sea.js");
+  // The rest of the plugin: a bundle of its own (see full.ts), loaded only now.
+  const { main, seaSupport } = await import("./full.js");
   let dir: string | undefined;
   try {
     process.exitCode = await main(argv, {

@@ -20,9 +20,19 @@ export interface ConnectOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Agent options for connections without TLS (a unix socket, a dial-stdio relay): a fixed server
+ * name, which only TLS uses. Without one, Node works it out for every request by testing the
+ * host against its IPv6 pattern, whose first use compiles a large regular expression (~15 ms of
+ * each run here). Otherwise what Node's global agent does: keep-alive, last used socket first.
+ */
+const LOCAL_AGENT = { keepAlive: true, scheduling: "lifo", timeout: 5000, servername: "docker" } as const;
+
 export function dockerodeOptions(endpoint: Endpoint, opts: ConnectOptions): Docker.DockerOptions {
   const url = endpoint.host;
-  if (url.startsWith("unix://")) return { socketPath: url.slice("unix://".length) };
+  if (url.startsWith("unix://")) {
+    return { socketPath: url.slice("unix://".length), agent: new Agent(LOCAL_AGENT) } as Docker.DockerOptions;
+  }
   if (url.startsWith("tcp://") || url.startsWith("http://") || url.startsWith("https://")) {
     const parsed = new URL(url.replace(/^tcp:/, "http:"));
     const tls = endpoint.tls;
@@ -59,7 +69,7 @@ function readPem(path: string, endpoint: Endpoint): string {
 
 /** An http.Agent whose every connection is a `docker system dial-stdio` child process. */
 function dialStdioAgent(opts: ConnectOptions): Agent {
-  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  const agent = new Agent({ ...LOCAL_AGENT, maxSockets: 4 });
   const docker = opts.dockerBinary ?? "docker";
   (agent as unknown as { createConnection: () => Socket }).createConnection = () => {
     const child = spawn(docker, [...opts.rawGlobals, "system", "dial-stdio"], {

@@ -91,7 +91,11 @@ describe("release forms", () => {
     requireDaemon();
     target = scope.container(uniqueName("pkg"));
     dockerOk(["create", "--name", target, TEST_IMAGE, "true"]);
-    for (const f of [join(REPO_ROOT, "dist", "docker-leak.cjs"), ...HELPERS]) {
+    for (const f of [
+      join(REPO_ROOT, "dist", "docker-leak.cjs"),
+      join(REPO_ROOT, "dist", "docker-leak-main.cjs"),
+      ...HELPERS,
+    ]) {
       if (!existsSync(f))
         throw new Error(`${f} is missing: run node scripts/build.mjs && scripts/build-helper.sh`);
     }
@@ -150,6 +154,7 @@ describe("release forms", () => {
     it("holds the bundle, the launcher, plugin-metadata and both helpers, and nothing from tests", () => {
       for (const f of [
         "dist/docker-leak.cjs",
+        "dist/docker-leak-main.cjs",
         "plugin-metadata/docker-leak",
         "plugin-metadata/metadata.json",
         "build/helper/docker-leak-helper-linux-amd64",

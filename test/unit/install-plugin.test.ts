@@ -63,6 +63,7 @@ describe("one version", () => {
     assert.equal(pkg.bin["docker-leak"], "plugin-metadata/docker-leak");
     for (const f of [
       "dist/docker-leak.cjs",
+      "dist/docker-leak-main.cjs",
       "plugin-metadata/",
       "build/helper/docker-leak-helper-linux-amd64",
     ])
