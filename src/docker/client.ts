@@ -52,6 +52,8 @@ export interface DockerClient {
   info(): Promise<DaemonFacts>;
   /** Every container in every state, inspected. */
   containers(): Promise<ContainerInfo[]>;
+  /** These containers, inspected; those removed meanwhile are left out. */
+  inspectContainers(ids: readonly string[]): Promise<ContainerInfo[]>;
   /** Every volume, inspected. */
   volumes(): Promise<VolumeInfo[]>;
   listContainers(filters: Record<string, string[]>): Promise<ContainerSummary[]>;

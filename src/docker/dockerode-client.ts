@@ -55,27 +55,31 @@ export class DockerodeClient implements DockerClient {
     return this.versionCache;
   }
 
-  /** Cached for the command's run, like version: both are asked from several places. */
+  /**
+   * Cached for the command's run, like version: both are asked from several places. Without
+   * /version, which the daemon answers slowly (it runs runc and docker-init for their versions).
+   */
   info(): Promise<DaemonFacts> {
-    this.infoCache ??= Promise.all([
-      this.call("info", () => this.docker.info() as Promise<Json>),
-      this.version(),
-    ]).then(([info, version]) => mapInfo(info, version));
+    this.infoCache ??= this.call("info", async () => mapInfo((await this.docker.info()) as Json));
     return this.infoCache;
   }
 
   async containers(): Promise<ContainerInfo[]> {
     const list = await this.call("list containers", () => this.docker.listContainers({ all: true }));
+    return this.inspectContainers(list.map((c) => c.Id));
+  }
+
+  async inspectContainers(ids: readonly string[]): Promise<ContainerInfo[]> {
     const inspected = await Promise.all(
-      list.map((c) =>
+      ids.map((id) =>
         this.docker
-          .getContainer(c.Id)
+          .getContainer(id)
           .inspect()
           .then((i) => mapContainer(i as unknown as Json))
           // Removed between list and inspect: it no longer exists, so it holds nothing.
           .catch((err: { statusCode?: number }) => {
             if (err.statusCode === 404) return undefined;
-            throw classifyDaemonError(err, this.endpoint, `inspect container ${c.Id}`);
+            throw classifyDaemonError(err, this.endpoint, `inspect container ${id}`);
           }),
       ),
     );

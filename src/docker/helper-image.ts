@@ -79,15 +79,18 @@ export interface BuildImageOptions {
   onProgress?: (line: string) => void;
 }
 
-/** The image under our tag, if it carries the SHA-256 of the binary we hold (read-only). */
+/**
+ * The image under our tag, if it carries the SHA-256 of the binary we hold (read-only). The
+ * image is asked for while the binary is still being picked.
+ */
 export async function trustedHelperImage(
   docker: DockerClient,
-  binary: HelperBinary,
+  binary: HelperBinary | Promise<HelperBinary>,
   version: string,
 ): Promise<HelperImage | undefined> {
   const tag = helperTag(version);
-  const existing = await docker.inspectImage(tag);
-  return existing && existing.labels[LABEL_SHA256] === binary.sha256
+  const [existing, { sha256 }] = await Promise.all([docker.inspectImage(tag), binary]);
+  return existing && existing.labels[LABEL_SHA256] === sha256
     ? { id: existing.id, tag, built: false }
     : undefined;
 }

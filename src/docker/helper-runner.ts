@@ -151,6 +151,9 @@ async function runToEnd(docker: DockerClient, opts: RunHelperOptions): Promise<H
     const exited = docker.waitContainer(id, "removed");
     exited.catch(() => undefined); // observed below; avoid an unhandled rejection if start fails
     const stdoutDone = forEachLine(streams.stdout, opts.onLine);
+    // Observed below, after the exit status: when the daemon goes away mid-run, the wait fails
+    // first (the error to report), and a cut-off last line must not become an unhandled rejection.
+    stdoutDone.catch(() => undefined);
     const stderr = new StderrTail();
     streams.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
     await docker.startContainer(id).catch((err: unknown) => {

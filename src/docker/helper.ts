@@ -54,11 +54,14 @@ export interface HelperLookup {
  * binary for the daemon's architecture, the trusted image if there is one, leftovers to sweep.
  */
 export async function lookupHelper(docker: DockerClient, setup: HelperSetup): Promise<HelperLookup> {
-  const version = await docker.version();
-  const arch = version.arch || (await docker.info()).architecture;
-  const binary = locateHelperBinary(setup.helperDir, helperArch(arch));
-  const [trusted, stale] = await Promise.all([
-    setup.forceBuild ? undefined : trustedHelperImage(docker, binary, setup.version),
+  // The architecture from `docker info` (the scan asks it anyway); /version only if info lacks it.
+  const located = docker.info().then(async (info) => {
+    const arch = info.architecture || (await docker.version()).arch;
+    return locateHelperBinary(setup.helperDir, helperArch(arch));
+  });
+  const [binary, trusted, stale] = await Promise.all([
+    located,
+    setup.forceBuild ? undefined : trustedHelperImage(docker, located, setup.version),
     findStaleHelpers(docker),
   ]);
   return { binary, trusted, stale };

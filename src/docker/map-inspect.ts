@@ -77,15 +77,15 @@ export function mapVolume(inspect: Json): VolumeInfo {
   };
 }
 
-export function mapInfo(info: Json, version: DaemonVersion): DaemonFacts {
+/** `docker info`; what it lacks is taken from `docker version` when that is at hand. */
+export function mapInfo(info: Json, version?: DaemonVersion): DaemonFacts {
   const security = arr(info.SecurityOptions).filter((s): s is string => typeof s === "string");
   return {
     id: str(info.ID),
-    serverVersion: str(info.ServerVersion, version.version),
-    apiVersion: version.apiVersion,
-    osType: str(info.OSType, version.os),
-    architecture: str(info.Architecture, version.arch),
-    kernelVersion: str(info.KernelVersion, version.kernelVersion),
+    serverVersion: str(info.ServerVersion, version?.version),
+    osType: str(info.OSType, version?.os),
+    architecture: str(info.Architecture, version?.arch),
+    kernelVersion: str(info.KernelVersion, version?.kernelVersion),
     rootDir: str(info.DockerRootDir),
     driver: str(info.Driver),
     cgroupVersion: str(info.CgroupVersion) === "2" ? "2" : "1",

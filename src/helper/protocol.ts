@@ -542,16 +542,26 @@ export function formatUnmountOrder(order: {
 /**
  * 64-bit FNV-1a of a mountinfo line as the helper prints it (pure ASCII: the helper escapes every
  * byte >= 0x80), as 16 hex digits. The helper computes the same over the line it re-reads.
- * In two 32-bit halves: the 64-bit prime is 2^40 + 0x1b3.
+ * In four 16-bit limbs, so that every product stays a small integer: the 64-bit prime is
+ * 2^40 + 0x1b3, so h * prime = h * 0x1b3 + (h << 40), and h << 40 moves limb 0 to limb 2 (<< 8).
  */
 export function mountLineFingerprint(line: string): string {
-  let hi = 0xcbf29ce4;
-  let lo = 0x84222325;
+  // offset basis 0xcbf29ce484222325, lowest limb first
+  let h0 = 0x2325;
+  let h1 = 0x8422;
+  let h2 = 0x9ce4;
+  let h3 = 0xcbf2;
   for (let i = 0; i < line.length; i++) {
-    lo = (lo ^ (line.charCodeAt(i) & 0xff)) >>> 0;
-    const low = lo * 0x1b3;
-    hi = (hi * 0x1b3 + Math.floor(low / 0x100000000) + ((lo << 8) >>> 0)) >>> 0;
-    lo = low >>> 0;
+    h0 ^= line.charCodeAt(i) & 0xff;
+    const t0 = h0 * 0x1b3;
+    const t1 = h1 * 0x1b3 + (t0 >>> 16);
+    const t2 = h2 * 0x1b3 + (h0 << 8) + (t1 >>> 16);
+    const t3 = h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16);
+    h0 = t0 & 0xffff;
+    h1 = t1 & 0xffff;
+    h2 = t2 & 0xffff;
+    h3 = t3 & 0xffff;
   }
-  return hi.toString(16).padStart(8, "0") + lo.toString(16).padStart(8, "0");
+  const hex = (n: number) => n.toString(16).padStart(4, "0");
+  return hex(h3) + hex(h2) + hex(h1) + hex(h0);
 }

@@ -76,13 +76,16 @@ export function execRootFromSandboxKeys(inventory: Inventory): string | null {
 /**
  * Substrings for the helper's `--filter`s, in mountinfo's escaped form: the daemon root (it
  * also matches copies seen below a bind, e.g. /rootfs/var/lib/docker/…, and overlay super
- * options), the exec root (network namespace files) and volume mountpoints outside the root.
+ * options), `/netns/` (network namespace files, `<exec-root>/netns/<id>`) and volume
+ * mountpoints outside the root. Made from the daemon's facts and volumes only, so that the
+ * helper can start before the containers are inspected: the exec root is known from the
+ * SandboxKeys of inspected containers, and the model ties netns files to containers by their ID.
  */
-export function scanFilters(inventory: Inventory): string[] {
+export function scanFilters(inventory: Pick<Inventory, "daemon" | "volumes">): string[] {
   const filters = new Set<string>();
   const root = normalizeHostPath(inventory.daemon.rootDir || DEFAULT_ROOT);
   filters.add(root);
-  filters.add(execRootFromSandboxKeys(inventory) ?? DEFAULT_EXEC_ROOT);
+  filters.add("/netns/");
   for (const v of inventory.volumes) {
     const mp = normalizeHostPath(v.mountpoint);
     if (mp && mp !== "/" && !mp.startsWith(`${root}/`)) filters.add(mp);

@@ -248,7 +248,7 @@ function holderShortCure(ctx: ExplainContext): string {
     case "container":
       return o.mainNamespace === false
         ? "restart the process; unshare --propagation slave"
-        : "recreate it with the bind rslave (-v …:rslave)";
+        : "recreate it with the bind rslave (-v ...:rslave)";
     case "pod":
       return "set mountPropagation: HostToContainer";
     case "daemon":
@@ -265,7 +265,7 @@ function holderDurable(ctx: ExplainContext): string {
     case "process":
       return (
         `For good: restart PID ${pid}${cmd}, and start it with slave propagation so that Docker's unmounts reach ` +
-        'its namespace (unshare -m --propagation slave …; in code, mount(NULL, "/", NULL, MS_REC|MS_SLAVE, NULL) ' +
+        'its namespace (unshare -m --propagation slave ...; in code, mount(NULL, "/", NULL, MS_REC|MS_SLAVE, NULL) ' +
         "instead of MS_PRIVATE)."
       );
     case "unit": {
@@ -291,7 +291,7 @@ function holderDurable(ctx: ExplainContext): string {
         : "";
       return (
         `For good: recreate container ${name} with the host path bound rslave (-v ${bind?.source ?? "SRC"}:${bind?.destination ?? "DST"}:rslave, or ` +
-        `--mount …,bind-propagation=rslave) or without binding that host path at all.${via}` +
+        `--mount ...,bind-propagation=rslave) or without binding that host path at all.${via}` +
         (o.known ? "" : " It is not a container of this daemon: fix it in the runtime that manages it.")
       );
     }

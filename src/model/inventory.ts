@@ -8,7 +8,6 @@ export interface DaemonFacts {
   /** `docker info` .ID */
   id: string;
   serverVersion: string;
-  apiVersion: string;
   osType: string; // "linux" | "windows"
   architecture: string; // "x86_64" | "aarch64" …
   kernelVersion: string;

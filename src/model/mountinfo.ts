@@ -101,6 +101,7 @@ export function escapeMountinfoPath(path: string): string {
 /** Splits on commas that are not inside double quotes (SELinux `context="…:c1,c2"`). */
 export function splitOptions(text: string): string[] {
   if (text === "") return [];
+  if (!text.includes('"')) return text.split(",");
   const out: string[] = [];
   let current = "";
   let quoted = false;
@@ -129,7 +130,7 @@ export function parseMountinfoLine(line: string): MountinfoEntry {
   const fail = (why: string): never => {
     throw new MountinfoSyntaxError(`malformed mountinfo line (${why}): ${line}`, line);
   };
-  const fields = line.replace(/\n$/, "").split(" ");
+  const fields = (line.endsWith("\n") ? line.slice(0, -1) : line).split(" ");
   const sep = fields.indexOf("-", 6);
   if (fields.length < 9) fail(`${fields.length} fields, expected at least 9`);
   if (sep === -1) fail('no "-" separator after the optional fields');

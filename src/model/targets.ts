@@ -3,7 +3,7 @@
  * then a unique ID prefix. Unknown and ambiguous arguments are errors that name the argument.
  */
 import { LeakError } from "../errors.js";
-import type { ContainerInfo, Inventory, VolumeInfo } from "./inventory.js";
+import type { ContainerInfo, VolumeInfo } from "./inventory.js";
 
 export class TargetError extends LeakError {
   override name = "TargetError";
@@ -11,7 +11,10 @@ export class TargetError extends LeakError {
 
 type Match<T> = { found: T } | { ambiguous: T[] } | { none: true };
 
-function matchContainer(arg: string, containers: readonly ContainerInfo[]): Match<ContainerInfo> {
+/** What naming a container needs: its ID and name (from an inspect, or the container list). */
+export type ContainerRef = Pick<ContainerInfo, "id" | "name">;
+
+function matchContainer<C extends ContainerRef>(arg: string, containers: readonly C[]): Match<C> {
   const byId = containers.find((c) => c.id === arg);
   if (byId) return { found: byId };
   const name = arg.replace(/^\//, "");
@@ -23,7 +26,7 @@ function matchContainer(arg: string, containers: readonly ContainerInfo[]): Matc
   return byPrefix.length > 1 ? { ambiguous: byPrefix } : { none: true };
 }
 
-function ambiguity(arg: string, matches: readonly ContainerInfo[]): TargetError {
+function ambiguity(arg: string, matches: readonly ContainerRef[]): TargetError {
   const ids = matches.map((c) => `${c.id.slice(0, 12)} (${c.name})`).join(", ");
   return new TargetError(`"${arg}" is ambiguous: it is a prefix of ${matches.length} container IDs: ${ids}`);
 }
@@ -51,7 +54,10 @@ export interface TargetSelection {
 }
 
 /** Scan targets: containers (ID, name, prefix) or volumes (name); a name may be both. */
-export function resolveScanTargets(args: readonly string[], inventory: Inventory): TargetSelection | null {
+export function resolveScanTargets(
+  args: readonly string[],
+  inventory: { containers: readonly ContainerRef[]; volumes: readonly VolumeInfo[] },
+): TargetSelection | null {
   if (args.length === 0) return null;
   const selection: TargetSelection = { containerIds: new Set(), volumeNames: new Set(), removedPrefixes: [] };
   for (const arg of args) {

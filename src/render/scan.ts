@@ -28,7 +28,9 @@ export function scanView(report: ScanReport, keep: (f: Finding) => boolean = () 
   const groups = new Map<string, Finding[]>();
   for (const f of findings) {
     const key = targetKey(f.target);
-    groups.set(key, [...(groups.get(key) ?? []), f]);
+    const group = groups.get(key);
+    if (group) group.push(f);
+    else groups.set(key, [f]);
   }
   const ordered = [...groups.values()]
     .map((g) =>

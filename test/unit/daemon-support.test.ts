@@ -17,7 +17,6 @@ function daemon(over: Partial<DaemonFacts> = {}): DaemonFacts {
   return {
     id: "X",
     serverVersion: "28.0.0",
-    apiVersion: "1.48",
     osType: "linux",
     architecture: "x86_64",
     kernelVersion: "6.1.0",

@@ -84,7 +84,6 @@ export function loadHandwritten(name: string): {
   const daemon: Inventory["daemon"] = {
     id: "TEST:FIXTURE",
     serverVersion: "24.0.7",
-    apiVersion: "1.43",
     osType: "linux",
     architecture: "x86_64",
     kernelVersion: "6.1.0",

@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import type { ContainerSummary, DockerClient } from "../../src/docker/client.js";
 import {
   findStaleHelpers,
   helperFailure,
   removeHelpers,
+  runHelper,
   StderrTail,
 } from "../../src/docker/helper-runner.js";
+import { DaemonError } from "../../src/errors.js";
+import type { DaemonFacts } from "../../src/model/inventory.js";
 
 /** The part of the Docker boundary the sweep uses, hand-written. */
 function fakeDocker(containers: ContainerSummary[]): DockerClient & { removed: string[] } {
@@ -86,5 +90,58 @@ describe("the helper's stderr is kept bounded", () => {
     huge.push(Buffer.from(`${"x".repeat(200_000)}\nlast line\n`));
     assert.ok(huge.text().endsWith("last line"));
     assert.ok(huge.text().length < 70_000);
+  });
+});
+
+describe("a daemon that goes away while the helper writes", () => {
+  it("fails with the daemon's error, not with the cut-off last line (and nothing goes unhandled)", async () => {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const gone = new DaemonError("cannot reach the Docker daemon at unix:///fake.sock");
+    const removed: string[] = [];
+    const docker = {
+      endpoint: { host: "unix:///fake.sock", context: "default", source: "test", configDir: "/x" },
+      createContainer: async () => "helper-1",
+      attachContainer: async () => ({
+        stdout,
+        stderr,
+        ended: new Promise<void>((resolve) => stdout.on("end", resolve)),
+      }),
+      // The daemon dies mid-output: the stream ends inside a record, then the wait fails.
+      startContainer: async () => {
+        stdout.write('{"type":"process","pid":1}\n{"type":"process","pid":2,"cmd');
+        stdout.end();
+        stderr.end();
+      },
+      waitContainer: () => new Promise<number>((_, reject) => setTimeout(() => reject(gone), 20)),
+      removeContainer: async (id: string) => {
+        removed.push(id);
+      },
+    } as unknown as DockerClient;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => unhandled.push(err);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const lines: string[] = [];
+      await assert.rejects(
+        runHelper(docker, {
+          image: "sha256:x",
+          mode: "scan",
+          args: [],
+          daemon: { securityOptions: [] } as unknown as DaemonFacts,
+          onLine: (line) => {
+            lines.push(line);
+            JSON.parse(line); // what the scan's decoder does with a cut-off record
+          },
+        }),
+        (err) => err === gone,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(lines.length, 2);
+      assert.deepEqual(unhandled, []);
+      assert.deepEqual(removed, ["helper-1"], "the helper container is removed all the same");
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
   });
 });

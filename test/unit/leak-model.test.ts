@@ -454,15 +454,15 @@ describe("daemon facts", () => {
     assert.equal(flagValue(["x", "--", "--data-root", "/no"], ["--data-root"]), null);
   });
 
-  it("derives the helper's filters from the inventory, escaped like mountinfo", () => {
+  it("derives the helper's filters from the daemon's facts and volumes, escaped like mountinfo", () => {
     const { inventory } = loadFixture("legit");
-    assert.deepEqual(scanFilters(inventory), [ROOT, "/run/docker-leak-test/exec"]);
+    assert.deepEqual(scanFilters(inventory), [ROOT, "/netns/"]);
     const tricky = loadHandwritten("tricky-paths").inventory;
-    assert.deepEqual(scanFilters(tricky), ["/srv/d\\303\\264cker\\040data,v2", "/run/docker"]);
+    assert.deepEqual(scanFilters(tricky), ["/srv/d\\303\\264cker\\040data,v2", "/netns/"]);
     const plugin = {
       ...inventory,
       volumes: [{ name: "p", driver: "x", mountpoint: "/mnt/plugins/p", options: {}, labels: {} }],
     };
-    assert.deepEqual(scanFilters(plugin), [ROOT, "/run/docker-leak-test/exec", "/mnt/plugins/p"]);
+    assert.deepEqual(scanFilters(plugin), [ROOT, "/netns/", "/mnt/plugins/p"]);
   });
 });

@@ -11,7 +11,7 @@ import {
   scanView,
 } from "../../render/scan.js";
 import type { LeakContext } from "../context.js";
-import { getHelper, scanAndAnalyze, startHelperLookup, takeInventory } from "../scan-run.js";
+import { getHelper, scanAndAnalyze, startHelperLookup, takeSurvey } from "../scan-run.js";
 
 export class ScanCommand extends Command<LeakContext> {
   static override paths = [["scan"]];
@@ -50,11 +50,15 @@ export class ScanCommand extends Command<LeakContext> {
     const ctx = this.context;
     const docker = ctx.docker();
     const lookup = startHelperLookup(ctx, docker);
-    const inventory = await takeInventory(ctx, docker);
-    // Names are checked before anything runs on the daemon.
-    const selection = resolveScanTargets(this.targets, inventory);
-    const helper = await getHelper(ctx, docker, inventory, lookup);
-    const { report, helperGone } = await scanAndAnalyze(ctx, docker, inventory, helper, this.deep);
+    const survey = await takeSurvey(ctx, docker);
+    // Names are checked before anything runs on the daemon: on the container list, so that the
+    // helper starts while the containers are still being inspected.
+    const selection = resolveScanTargets(this.targets, {
+      containers: survey.listed,
+      volumes: survey.volumes,
+    });
+    const helper = await getHelper(ctx, docker, survey, lookup);
+    const { report, helperGone } = await scanAndAnalyze(ctx, docker, survey, helper, this.deep);
     try {
       return this.report(report, selection);
     } finally {
