@@ -12,6 +12,7 @@ import type {
   ImageSummary,
 } from "./client.js";
 import { type ConnectOptions, dockerodeOptions } from "./connect.js";
+import { StreamDemuxer } from "./demux.js";
 import type { Endpoint } from "./endpoint.js";
 import { mapContainer, mapInfo, mapVersion, mapVolume } from "./map-inspect.js";
 
@@ -156,7 +157,11 @@ export class DockerodeClient implements DockerClient {
     )) as NodeJS.ReadWriteStream;
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    this.docker.modem.demuxStream(stream, stdout, stderr);
+    const demux = new StreamDemuxer(
+      (c) => stdout.write(c),
+      (c) => stderr.write(c),
+    );
+    stream.on("data", (chunk: Buffer) => demux.push(chunk));
     const ended = new Promise<void>((resolve) => {
       const done = () => {
         stdout.end();
