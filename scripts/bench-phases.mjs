@@ -20,10 +20,10 @@ const phases = runs.map(({ calls, exit }) => {
   const wait = calls.find((c) => /^POST \/containers\/<id>\/wait$/.test(c.what));
   return {
     "node start-up + bundle load (to the first API call)": first,
-    "daemon inventory + helper image check": (create?.start ?? Number.NaN) - first,
+    "daemon facts, lists, helper image (to the create)": (create?.start ?? Number.NaN) - first,
     "helper container: create": (create?.end ?? Number.NaN) - (create?.start ?? Number.NaN),
     "helper container: start (API call)": (start?.end ?? Number.NaN) - (start?.start ?? Number.NaN),
-    "helper container: run, exit and removal": (wait?.end ?? Number.NaN) - (start?.end ?? Number.NaN),
+    "helper run, exit and removal (analysis overlaps)": (wait?.end ?? Number.NaN) - (start?.end ?? Number.NaN),
     "after the container is gone, until exit": exit - (wait?.end ?? Number.NaN),
     "total (process exit)": exit,
     "API calls": calls.length,

@@ -6,6 +6,8 @@
 #   - the manual way, as the issue writes it: for each container, find /proc/*/mounts | xargs grep -l <ID>
 #     (and the leaner grep -l <ID> /proc/[0-9]*/mounts),
 #   - a floor: each distinct mount namespace's mountinfo read once (stat + awk + cat, no Docker),
+#   - the floor of any scan with a helper container: node -e 0 + one helper container that does
+#     nothing, run through the plugin's own client and HostConfig (scripts/bench-lifecycle.ts),
 #   - peak RSS of the plugin process and of the helper (/usr/bin/time -v),
 #   - where a scan's time goes (scripts/bench-trace.cjs: node start-up, daemon calls, the helper
 #     container's create/start/run/removal, the rest),
@@ -84,7 +86,7 @@ max_rss_kb() { # command… → max RSS (kB) of the command's process tree, per 
 }
 
 scan_e2e() { node dist/docker-leak.cjs scan --format json; }
-helper_scan() { "$HELPER" scan --filter "$ROOTDIR" --filter "$EXECROOT"; }
+helper_scan() { "$HELPER" scan --filter "$ROOTDIR" --filter /netns/; }  # the plugin's filters
 manual() { # the manual way, as the issue writes it: one find | xargs grep over every process's mounts per container
   local id
   while read -r id; do find /proc/*/mounts 2>/dev/null | xargs grep -l "$id" 2>/dev/null || true; done <"$work/ids"
@@ -157,7 +159,7 @@ bench_size() { # size N P K
   man=$(median_ms "$MANUAL_RUNS" manual)
   mang=$(median_ms "$MANUAL_RUNS" manual_grep)
   rss_plugin=$(max_rss_kb node dist/docker-leak.cjs scan --format json)
-  rss_helper=$(max_rss_kb "$HELPER" scan --filter "$ROOTDIR" --filter "$EXECROOT")
+  rss_helper=$(max_rss_kb "$HELPER" scan --filter "$ROOTDIR" --filter /netns/)
   fixed=$(awk -v a="$e2e" -v b="$helper" 'BEGIN{printf "%.1f", a-b}')
   printf '\n== %s: where a scan --format json spends its time (median of %s)\n' "$size" "$RUNS"
   phases "$RUNS"
@@ -175,18 +177,26 @@ bench_size() { # size N P K
   printf '%-44s %10s kB\n' "peak RSS, plugin (node)" "$rss_plugin" "peak RSS, helper" "$rss_helper" \
     "peak RSS, plugin, with $((5 * p)) plain processes" "$rss_more"
   printf '%-44s %10s ms\n' "scan end to end, with $((5 * p)) plain processes" "$e2e_more"
-  awk -v e="$e2e" -v h="$helper" -v m="$man" -v g="$mang" -v f="$flo" 'BEGIN{
+  awk -v e="$e2e" -v h="$helper" -v m="$man" -v g="$mang" -v f="$flo" -v c="$container_floor" 'BEGIN{
     printf "%-44s %10.1fx\n", "manual / scan end to end", m/e;
+    printf "%-44s %10.1fx\n", "manual / floor of a containerised scan", m/c;
     printf "%-44s %10.1fx\n", "manual (lean grep) / scan end to end", g/e;
     printf "%-44s %10.1fx\n", "manual / helper alone", m/h;
     printf "%-44s %10.1fx\n", "helper alone / floor", h/f }'
-  echo "RESULT $size n=$n p=$p k=$k e2e=$e2e helper=$helper manual=$man manual_grep=$mang floor=$flo fixed=$fixed rss_plugin_kb=$rss_plugin rss_helper_kb=$rss_helper rss_plugin_5p_kb=$rss_more e2e_5p=$e2e_more"
+  echo "RESULT $size n=$n p=$p k=$k e2e=$e2e helper=$helper manual=$man manual_grep=$mang floor=$flo container_floor=$container_floor fixed=$fixed rss_plugin_kb=$rss_plugin rss_helper_kb=$rss_helper rss_plugin_5p_kb=$rss_more e2e_5p=$e2e_more"
   teardown_host "$size"
 }
 
 printf '== the fixed cost: scan end to end on this daemon before the synthetic host exists (median of %s)\n' "$RUNS"
 printf '%-44s %10s ms\n' "docker leak scan --format json, no leaks" "$(median_ms "$RUNS" scan_e2e)"
 phases "$RUNS"
+# The floor of any scan that runs one helper container: Node's start-up plus the daemon's cost of
+# one container (create, start, exit, removal) whose helper does no work (scripts/bench-lifecycle.ts).
+node0=$(median_ms "$RUNS" node -e 0)
+lifecycle=$(node --import tsx scripts/bench-lifecycle.ts "$RUNS" 2>/dev/null)
+container_floor=$(awk -v a="$node0" -v b="$lifecycle" 'BEGIN{printf "%.1f", a+b}')
+printf '%-44s %10s ms\n' "node -e 0" "$node0" "one helper container, doing nothing" "$lifecycle" \
+  "floor of a containerised scan (the sum)" "$container_floor"
 echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ {print $2}') RAM, kernel $(uname -r)," \
   "docker server $(docker version --format '{{.Server.Version}}'), node $(node --version)"
 case "$what" in
