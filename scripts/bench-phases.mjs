@@ -23,7 +23,8 @@ const phases = runs.map(({ calls, exit }) => {
     "daemon facts, lists, helper image (to the create)": (create?.start ?? Number.NaN) - first,
     "helper container: create": (create?.end ?? Number.NaN) - (create?.start ?? Number.NaN),
     "helper container: start (API call)": (start?.end ?? Number.NaN) - (start?.start ?? Number.NaN),
-    "helper run, exit and removal (analysis overlaps)": (wait?.end ?? Number.NaN) - (start?.end ?? Number.NaN),
+    "helper run, exit and removal (analysis overlaps)":
+      (wait?.end ?? Number.NaN) - (start?.end ?? Number.NaN),
     "after the container is gone, until exit": exit - (wait?.end ?? Number.NaN),
     "total (process exit)": exit,
     "API calls": calls.length,

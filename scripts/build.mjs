@@ -32,7 +32,9 @@ const stubs = {
   name: "stub-unused-transports",
   setup(b) {
     b.onResolve({ filter: /^\.\/(session|buildkit)$/ }, (args) =>
-      args.importer.includes(join("dockerode", "lib")) ? { path: args.path.slice(2), namespace: "stub" } : undefined,
+      args.importer.includes(join("dockerode", "lib"))
+        ? { path: args.path.slice(2), namespace: "stub" }
+        : undefined,
     );
     b.onResolve({ filter: /^\.\/ssh$/ }, (args) =>
       args.importer.includes(join("docker-modem", "lib")) ? { path: "ssh", namespace: "stub" } : undefined,
