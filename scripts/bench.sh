@@ -21,6 +21,7 @@
 # containers ran; plus P plain host `sleep` processes.
 #   small: N=40  P=500  K=20        large: N=160 P=2000 K=80 (4x)
 # Env: RUNS (default 5), MANUAL_RUNS (default RUNS; the manual search is slow at large size),
+#      SETTLE (seconds to let the daemon settle after the setup, default 5),
 #      HELP_RUNS (default 10, passed to bench-help.sh), DOCKER_HOST (default: the test daemon).
 # Everything it creates is named dlt-bench-* and removed on exit (trap EXIT).
 set -euo pipefail
@@ -152,6 +153,9 @@ bench_size() { # size N P K
   local leaked
   leaked=$(scan_e2e 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);console.log(j.summary.leaked+"/"+j.findings.length)}catch{console.log("?")}})' || true)
   echo "scan sees leaked/findings: $leaked (expect >= $n leaked)" >&2
+  # Let the daemon finish the setup's work (exits, unmounts, events of the killed containers)
+  # before anything is timed: the first scans after a mass kill otherwise pay for it.
+  sleep "${SETTLE:-5}"
   local e2e helper man mang flo rss_plugin rss_helper fixed rss_more e2e_more
   e2e=$(median_ms "$RUNS" scan_e2e)
   helper=$(median_ms "$RUNS" helper_scan)
