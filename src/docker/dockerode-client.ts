@@ -18,6 +18,32 @@ import { mapContainer, mapInfo, mapVersion, mapVolume } from "./map-inspect.js";
 
 type Json = Record<string, unknown>;
 
+const INSPECTS_IN_FLIGHT = 8;
+
+/** `fn` over `items`, at most `limit` at a time; results in order; the first failure fails it. */
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (next < items.length && !failed) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T);
+      } catch (err) {
+        failed = true; // nothing new starts; the others in flight finish
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** An error from the daemon's API (as opposed to a failed connection). */
 export class ApiError extends LeakError {
   override name = "ApiError";
@@ -70,20 +96,23 @@ export class DockerodeClient implements DockerClient {
     return this.inspectContainers(list.map((c) => c.Id));
   }
 
+  /**
+   * At most INSPECTS_IN_FLIGHT at a time: hundreds of simultaneous requests would open as many
+   * connections and hold up the calls that start the helper meanwhile (its create took 120 ms
+   * instead of 15 behind 160 inspects).
+   */
   async inspectContainers(ids: readonly string[]): Promise<ContainerInfo[]> {
-    const inspected = await Promise.all(
-      ids.map((id) =>
-        this.docker
-          .getContainer(id)
-          .inspect()
-          .then((i) => mapContainer(i as unknown as Json))
-          // Removed between list and inspect: it no longer exists, so it holds nothing.
-          .catch((err: { statusCode?: number }) => {
-            if (err.statusCode === 404) return undefined;
-            throw classifyDaemonError(err, this.endpoint, `inspect container ${id}`);
-          }),
-      ),
-    );
+    const inspect = (id: string) =>
+      this.docker
+        .getContainer(id)
+        .inspect()
+        .then((i) => mapContainer(i as unknown as Json))
+        // Removed between list and inspect: it no longer exists, so it holds nothing.
+        .catch((err: { statusCode?: number }) => {
+          if (err.statusCode === 404) return undefined;
+          throw classifyDaemonError(err, this.endpoint, `inspect container ${id}`);
+        });
+    const inspected = await mapLimited(ids, INSPECTS_IN_FLIGHT, inspect);
     return inspected.filter((c): c is ContainerInfo => c !== undefined);
   }
 

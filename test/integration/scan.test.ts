@@ -27,6 +27,33 @@ import {
 } from "../support/daemon.js";
 import { type JsonRun, scanJson } from "../support/scan.js";
 
+/**
+ * Helper containers the daemon created while `run` ran (from its event log, since such a
+ * container removes itself). Another session scanning the same daemon at that moment would
+ * show up here too.
+ */
+function helpersCreatedDuring(run: () => void): string[] {
+  const since = Date.now() / 1000;
+  run();
+  const until = Date.now() / 1000 + 1;
+  const out = dockerOk([
+    "events",
+    "--since",
+    since.toFixed(3),
+    "--until",
+    until.toFixed(3),
+    "--filter",
+    "type=container",
+    "--filter",
+    "event=create",
+    "--filter",
+    "label=io.docker-leak.helper=1",
+    "--format",
+    "{{.Actor.Attributes.name}}",
+  ]);
+  return out ? out.split("\n") : [];
+}
+
 /** Short, readable evidence for assertion messages. */
 function evidence(r: JsonRun): string {
   const brief = r.json.findings.map((f) => ({
@@ -212,12 +239,26 @@ describe("docker leak scan finds real leaks", () => {
       assert.equal(full.stdout, `${id}\n`);
     });
 
-    it("an unknown target is an error that names it (exit 1)", () => {
+    it("an unknown target is an error that names it (exit 1), and no helper runs", () => {
       const unknown = "dlt-no-such-container-or-volume";
-      const r = plugin(["scan", "--format", "json", unknown]);
+      let r: Run | undefined;
+      // Names are checked on the container list before the helper starts.
+      assert.deepEqual(
+        helpersCreatedDuring(() => {
+          r = plugin(["scan", "--format", "json", unknown]);
+        }),
+        [],
+      );
+      assert.ok(r);
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stdout, "");
       assert.match(errorText(r), new RegExp(`no such container or volume: ${unknown}$`, "i"));
+      // The event log does show a helper when one runs: a scan of an existing name.
+      const named = helpersCreatedDuring(() => plugin(["scan", "-q", name]));
+      assert.ok(
+        named.some((n) => n.startsWith("docker-leak-helper-scan-")),
+        `a scan's helper is seen: ${named}`,
+      );
     });
 
     it("an ambiguous ID prefix is an error that names it and the candidates (exit 1)", () => {
@@ -233,7 +274,15 @@ describe("docker leak scan finds real leaks", () => {
       assert.ok(pair, "two IDs share a first digit (pigeonhole)");
       let prefix = "";
       while (pair[0][prefix.length] === pair[1][prefix.length]) prefix += pair[0][prefix.length];
-      const r = plugin(["scan", "--format", "json", prefix]);
+      let r: Run | undefined;
+      assert.deepEqual(
+        helpersCreatedDuring(() => {
+          r = plugin(["scan", "--format", "json", prefix]);
+        }),
+        [],
+        "no helper runs",
+      );
+      assert.ok(r);
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stdout, "");
       const message = errorText(r);
