@@ -83,10 +83,10 @@ try {
     assets[name] = h;
   }
   writeFileSync(join(work, MANIFEST_ASSET), JSON.stringify({ files }));
+  assets[MANIFEST_ASSET] = join(work, MANIFEST_ASSET);
   // A SEA runs one script: the plugin as one bundle, not the launcher's entry + main split.
   const bundle = join(work, "docker-leak.cjs");
   execFileSync(process.execPath, [join(root, "scripts", "build.mjs"), "--single", bundle], { stdio: "pipe" });
-  assets[MANIFEST_ASSET] = join(work, MANIFEST_ASSET);
   const blob = join(work, "sea.blob");
   writeFileSync(
     join(work, "sea-config.json"),

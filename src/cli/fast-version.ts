@@ -41,7 +41,7 @@ export async function fastVersion(
       getJson(socketPath, "/info"),
     ]);
     const daemon = mapVersion(version);
-    stdout.write(renderVersion(format, PLUGIN_VERSION, daemon, mapInfo(info, daemon), endpoint));
+    stdout.write(renderVersion(format, PLUGIN_VERSION, daemon, mapInfo(info), endpoint));
     return 0;
   } catch {
     return undefined;

@@ -8,7 +8,6 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-
 import { LeakError } from "../errors.js";
 import type { DockerClient } from "./client.js";
 

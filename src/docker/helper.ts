@@ -106,8 +106,8 @@ export interface ScanInProgress {
 
 /**
  * One scan-mode helper run, decoded and checked for completeness, whose output is usable before
- * the container has exited: the caller can
- * analyse while the daemon tears the container down, and must await `finished` before reporting.
+ * the container has exited: the caller can analyse while the daemon tears the container down,
+ * and must await `finished` before the command ends.
  */
 export function startScan(docker: DockerClient, helper: PreparedHelper, req: ScanRequest): ScanInProgress {
   const records: HelperRecord[] = [];

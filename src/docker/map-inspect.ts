@@ -7,7 +7,7 @@ import type { DaemonVersion } from "./client.js";
 
 type Json = Record<string, unknown>;
 
-const str = (v: unknown, fallback = ""): string => (typeof v === "string" ? v : fallback);
+const str = (v: unknown): string => (typeof v === "string" ? v : "");
 const num = (v: unknown, fallback = 0): number => (typeof v === "number" ? v : fallback);
 const obj = (v: unknown): Json => (v && typeof v === "object" && !Array.isArray(v) ? (v as Json) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
@@ -77,15 +77,14 @@ export function mapVolume(inspect: Json): VolumeInfo {
   };
 }
 
-/** `docker info`; what it lacks is taken from `docker version` when that is at hand. */
-export function mapInfo(info: Json, version?: DaemonVersion): DaemonFacts {
+export function mapInfo(info: Json): DaemonFacts {
   const security = arr(info.SecurityOptions).filter((s): s is string => typeof s === "string");
   return {
     id: str(info.ID),
-    serverVersion: str(info.ServerVersion, version?.version),
-    osType: str(info.OSType, version?.os),
-    architecture: str(info.Architecture, version?.arch),
-    kernelVersion: str(info.KernelVersion, version?.kernelVersion),
+    serverVersion: str(info.ServerVersion),
+    osType: str(info.OSType),
+    architecture: str(info.Architecture),
+    kernelVersion: str(info.KernelVersion),
     rootDir: str(info.DockerRootDir),
     driver: str(info.Driver),
     cgroupVersion: str(info.CgroupVersion) === "2" ? "2" : "1",

@@ -34,14 +34,7 @@ function withPaths(inspect: Json): ContainerInfo {
 export function loadInventory(name: string): Inventory {
   const dir = path.join(FIXTURES, name);
   const info = readJson(path.join(dir, "info.json")) as Json;
-  const daemon = mapInfo(info, {
-    version: String(info.ServerVersion ?? ""),
-    apiVersion: "1.41",
-    minApiVersion: "1.12",
-    os: "linux",
-    arch: "amd64",
-    kernelVersion: String(info.KernelVersion ?? ""),
-  });
+  const daemon = mapInfo(info);
   return {
     daemon,
     containers: (readJson(path.join(dir, "containers.json")) as Json[]).map(withPaths),
