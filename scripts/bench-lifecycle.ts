@@ -31,7 +31,7 @@ for (let i = 0; i < runs; i++) {
     name: `docker-leak-helper-bench-${process.pid}-${i}`,
     Image: image.id,
     Cmd: ["version"],
-    Labels: { [LABEL_HELPER]: "1" },
+    Labels: { [LABEL_HELPER]: "version" },
     AttachStdout: true,
     AttachStderr: true,
     Tty: false,

@@ -64,7 +64,8 @@ for arch in "${archs[@]}"; do
     esac
   fi
 
-  # Smoke test: run `version` natively or under qemu-user when possible.
+  # Smoke test (protocol 2): run `version` and a malformed umount order natively or under qemu-user
+  # when possible.
   if [ "$host" = "$native" ]; then
     runner=()
   elif [ -n "$emu" ] && command -v "$emu" >/dev/null 2>&1; then
@@ -76,8 +77,12 @@ for arch in "${archs[@]}"; do
     echo "build-helper: $arch: cannot run here (no ${emu:-emulator}); smoke test skipped" >&2
   else
     got="$("${runner[@]}" "$bin" version)" || die "$bin version failed"
-    want="{\"type\":\"version\",\"version\":\"$version\",\"protocol\":1}"
+    want="{\"type\":\"version\",\"version\":\"$version\",\"protocol\":2}"
     [ "$got" = "$want" ] || die "$bin version printed $got, expected $want"
+    got="$("${runner[@]}" "$bin" umount "ns=1 id=2 fp=0123456789abcdef pids=3@4 mp=rel" 2>/dev/null | head -n1)" ||
+      die "$bin umount failed"
+    want='{"type":"result","index":0,"pid":null,"mountId":2,"mountPoint":"rel","ok":false,"stage":"parse","errno":"EINVAL","message":"mount point rel is not absolute","locked":false}'
+    [ "$got" = "$want" ] || die "$bin umount printed $got, expected $want"
   fi
 
   size="$(wc -c <"$bin" | tr -d ' ')"

@@ -84,9 +84,20 @@ try {
   }
   writeFileSync(join(work, MANIFEST_ASSET), JSON.stringify({ files }));
   assets[MANIFEST_ASSET] = join(work, MANIFEST_ASSET);
-  // A SEA runs one script: the plugin as one bundle, not the launcher's entry + main split.
+  // A SEA runs one script: the plugin as one bundle, not the launcher's entry + main split. Built
+  // after the helpers were hashed: the bundle's built-in digests must be the assets' digests.
   const bundle = join(work, "docker-leak.cjs");
-  execFileSync(process.execPath, [join(root, "scripts", "build.mjs"), "--single", bundle], { stdio: "pipe" });
+  execFileSync(
+    process.execPath,
+    [join(root, "scripts", "build.mjs"), "--single", bundle, "--require-helpers"],
+    {
+      stdio: "pipe",
+    },
+  );
+  const bundled = readFileSync(bundle, "utf8");
+  for (const [name, sha256] of Object.entries(files)) {
+    if (!bundled.includes(sha256)) die(`${name} changed while the executable was being built; build again`);
+  }
   const blob = join(work, "sea.blob");
   writeFileSync(
     join(work, "sea-config.json"),

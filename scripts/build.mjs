@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Bundles the plugin, and keeps plugin-metadata/metadata.json's Version equal to package.json's.
+// Bundles the plugin, with the SHA-256 of each helper binary (build/helper/) built in: the plugin
+// uses a helper only when it matches. Build the helpers first (scripts/build-helper.sh). Writes
+// under dist/ only; fails when plugin-metadata/metadata.json's Version is not package.json's.
 //
 //   node scripts/build.mjs                  dist/docker-leak.cjs       the launcher's entry: signals,
 //                                                                      the metadata answer and the
@@ -8,26 +10,30 @@
 //                                                                      required by the entry when a
 //                                                                      command runs
 //   node scripts/build.mjs --single FILE    one file with all of it (the single executable's main)
+//   --require-helpers                       fail unless both helpers are there (without it, a bundle
+//                                           missing one refuses to run on that architecture)
 //
 // Two files because reading and compiling the rest of the plugin (0.7 MB) cost the common
 // `docker leak version` about 35 ms it does not need; each run still loads at most two scripts.
-import { readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const metadataPath = join(root, "plugin-metadata", "metadata.json");
-const metadata = JSON.parse(readFileSync(metadataPath, "utf8"));
+const metadata = JSON.parse(readFileSync(join(root, "plugin-metadata", "metadata.json"), "utf8"));
 if (metadata.Version !== pkg.version) {
-  metadata.Version = pkg.version;
-  writeFileSync(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
+  console.error(
+    `build: plugin-metadata/metadata.json says Version ${metadata.Version}, package.json ${pkg.version}; make them agree`,
+  );
+  process.exit(1);
 }
 
 // dockerode's BuildKit support (its gRPC session, and protobufjs: a quarter of the bundle, ~10 ms
-// of every start) and docker-modem's ssh transport are never used: we build with the classic
-// builder and reach ssh:// daemons through `docker system dial-stdio`.
+// of every start) and docker-modem's ssh transport are never used: we build no image (the helper
+// image is loaded) and reach ssh:// daemons through `docker system dial-stdio`.
 const stubs = {
   name: "stub-unused-transports",
   setup(b) {
@@ -76,6 +82,20 @@ if (args[0] === "--single" && !single) {
   process.exit(2);
 }
 
+// The helpers' digests, built in (src/docker/helper-image.ts: DOCKER_LEAK_HELPER_DIGESTS).
+const helperDigests = {};
+for (const arch of ["amd64", "arm64"]) {
+  const path = join(root, "build", "helper", `docker-leak-helper-linux-${arch}`);
+  if (existsSync(path)) {
+    helperDigests[arch] = createHash("sha256").update(readFileSync(path)).digest("hex");
+  } else if (args.includes("--require-helpers")) {
+    console.error(`build: ${path} is missing; run scripts/build-helper.sh first`);
+    process.exit(1);
+  } else {
+    console.error(`build: no helper for linux/${arch}: this bundle will refuse to run on such daemons`);
+  }
+}
+
 // The entry's `import("./full.js")` becomes a require of the second bundle, next to it.
 const MAIN_BUNDLE = "docker-leak-main.cjs";
 const split = {
@@ -101,6 +121,7 @@ const common = {
   logLevel: "warning",
   // import() of the second bundle as a plain require: no ES module loader for a CommonJS file.
   supported: { "dynamic-import": false },
+  define: { DOCKER_LEAK_HELPER_DIGESTS: JSON.stringify(helperDigests) },
 };
 // What is done to the bundled dependencies, the same in both forms.
 const dependencyFixes = [stubs, lazyModemDebug];

@@ -43,8 +43,9 @@ node_bin=$(command -v node) || { echo "install-plugin: node (>= 20) is required"
 if [ "$build" = 1 ]; then
   cd "$root"
   [ -d node_modules ] || npm ci --no-audit --no-fund
-  node scripts/build.mjs
+  # Helpers first: the bundle carries their digests.
   scripts/build-helper.sh
+  node scripts/build.mjs --require-helpers
 fi
 [ -f "$root/dist/docker-leak.cjs" ] || { echo "install-plugin: $root/dist/docker-leak.cjs is missing; run without --no-build" >&2; exit 1; }
 

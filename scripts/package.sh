@@ -23,9 +23,10 @@ done
 version=$(node -p 'require("./package.json").version')
 out=dist/release
 
-# One build for both forms; build.mjs also writes the version into metadata.json.
-node scripts/build.mjs
+# One build for both forms; helpers first, since the bundle carries their digests. build.mjs
+# refuses a metadata.json whose Version is not package.json's; checked here once more.
 scripts/build-helper.sh
+node scripts/build.mjs --require-helpers
 meta=$(node -p 'require("./plugin-metadata/metadata.json").Version')
 [ "$meta" = "$version" ] || { echo "package: metadata.json says $meta, package.json $version" >&2; exit 1; }
 

@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { escapeForTerminal, escapeStack } from "../render/escape.js";
 import { PLUGIN_METADATA } from "../version.js";
 import { installInterrupts } from "./interrupts.js";
 
@@ -17,12 +18,15 @@ function helperDir({ cacheRoots, extractHelpers, singleExecutable }: typeof impo
   if (process.env.DOCKER_LEAK_HELPER_DIR) return process.env.DOCKER_LEAK_HELPER_DIR;
   const sea = singleExecutable();
   if (!sea) return join(dirname(process.argv[1] ?? "."), "..", "build", "helper");
-  const roots = cacheRoots(process.env, process.env.HOME || homedir(), process.getuid?.() ?? 0);
+  const roots = cacheRoots(process.env, process.env.HOME || homedir());
   try {
     return extractHelpers(sea, roots);
   } catch (err) {
-    process.stderr.write(`docker leak: cannot unpack the helper binaries: ${(err as Error).message}\n`);
-    return roots[0]!;
+    process.stderr.write(
+      `docker leak: cannot unpack the helper binaries: ${escapeForTerminal((err as Error).message)}\n`,
+    );
+    // Where nothing was unpacked: the helper's check against the bundle's digest will say so.
+    return roots[0] ?? "/nonexistent";
   }
 }
 
@@ -57,11 +61,12 @@ async function run(): Promise<void> {
       },
     });
   } catch (err) {
-    process.stderr.write(`docker leak: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+    const what = err instanceof Error ? escapeStack(err) : escapeForTerminal(String(err));
+    process.stderr.write(`docker leak: internal error: ${what}\n`);
     process.exitCode = 1;
   }
-  // Interrupted: the signal handler exits (130) once its cleanups are done.
-  if (interrupts.interrupted) return;
+  // Interrupted: the work has cleaned up (its helper containers are gone) and reported.
+  if (interrupts.interrupted) process.exitCode = 130;
   // Done: exit once stdout is flushed, rather than waiting for idle keep-alive connections
   // (e.g. `docker system dial-stdio` children) to be closed.
   process.stdout.write("", () => process.exit());

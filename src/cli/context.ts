@@ -21,13 +21,13 @@ export interface LeakContext extends BaseContext {
   pluginVersion: string;
   /** Where the static helper binaries are (build/helper next to the bundle). */
   helperDir: string;
-  /** Cleanups to run if SIGINT/SIGTERM arrives (the entry point then exits 130). */
+  /** SIGINT/SIGTERM: aborts the work (the entry point then exits 130). */
   interrupts: Interrupts;
 }
 
 export interface Interrupts {
-  /** Registers a cleanup; returns its disposer. */
-  onInterrupt(cleanup: () => Promise<void>): () => void;
+  /** Aborted by the first SIGINT/SIGTERM: the work stops and cleans up (helper containers). */
+  readonly signal: AbortSignal;
   /** Whether a signal arrived: the work's own failures after that are its consequence, not news. */
   readonly interrupted: boolean;
 }

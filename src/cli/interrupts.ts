@@ -1,6 +1,8 @@
 /**
- * SIGINT/SIGTERM handling: run every registered cleanup (e.g. remove the helper container),
- * then exit 130 like the docker CLI. A second signal exits at once.
+ * SIGINT/SIGTERM handling: the first signal aborts the work's AbortSignal (every helper run then
+ * removes its container and the workflow throws InterruptedError; the command reports what was
+ * done and exits 130, like the docker CLI). If the cleanup takes longer than `cleanupTimeoutMs`,
+ * or a second signal arrives, the process exits 130 at once.
  */
 import type { Interrupts } from "./context.js";
 
@@ -9,25 +11,21 @@ export function installInterrupts(
   report: (message: string) => void,
   cleanupTimeoutMs = 15_000,
 ): Interrupts {
-  const cleanups = new Set<() => Promise<void>>();
-  let interrupted = false;
+  const controller = new AbortController();
+  let interrupted: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) proc.exit(130);
-    interrupted = true;
-    report(`docker leak: interrupted by ${signal}${cleanups.size ? ", cleaning up" : ""}`);
-    const all = Promise.allSettled([...cleanups].map((c) => c()));
-    const timeout = new Promise((resolve) => setTimeout(resolve, cleanupTimeoutMs).unref());
-    void Promise.race([all, timeout]).then(() => proc.exit(130));
+    interrupted = signal;
+    report(`docker leak: interrupted by ${signal}, cleaning up`);
+    controller.abort();
+    setTimeout(() => proc.exit(130), cleanupTimeoutMs).unref();
   };
   proc.on("SIGINT", onSignal);
   proc.on("SIGTERM", onSignal);
   return {
-    onInterrupt(cleanup) {
-      cleanups.add(cleanup);
-      return () => cleanups.delete(cleanup);
-    },
+    signal: controller.signal,
     get interrupted() {
-      return interrupted;
+      return interrupted !== null;
     },
   };
 }

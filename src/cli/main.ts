@@ -9,6 +9,7 @@ import type { DockerClient } from "../docker/client.js";
 import { DockerodeClient } from "../docker/dockerode-client.js";
 import { type Endpoint, localFiles, resolveEndpoint } from "../docker/endpoint.js";
 import { describeError, ExitCode, exitCodeFor, UsageError } from "../errors.js";
+import { escapeForTerminal, escapeJsonText } from "../render/escape.js";
 import { PLUGIN_METADATA, PLUGIN_VERSION } from "../version.js";
 import { decideColorLevel, makeChalk } from "./color.js";
 import { HelperBuildCommand, HelperPruneCommand } from "./commands/helper.js";
@@ -123,7 +124,8 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
   } catch (err) {
     // clipanion's parse errors: unknown command or option, missing argument.
     const message = err instanceof Error ? err.message.replace(/\n+$/, "") : String(err);
-    stderr.write(`docker leak: ${message.split("\n")[0]}\nSee 'docker leak --help'.\n`);
+    // It quotes the arguments: escaped, like every message (render/escape.ts).
+    stderr.write(`docker leak: ${escapeForTerminal(message.split("\n")[0]!)}\nSee 'docker leak --help'.\n`);
     return ExitCode.Usage;
   }
   const colored = stdoutLevel > 0;
@@ -153,14 +155,13 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     if (io.interrupts.interrupted) return ExitCode.Interrupted;
     if (err instanceof Error && err.name === "UsageError" && !(err instanceof UsageError)) {
       // clipanion's own UsageError (validation)
-      stderr.write(`docker leak: ${err.message}\nSee 'docker leak --help'.\n`);
+      stderr.write(`docker leak: ${escapeForTerminal(err.message)}\nSee 'docker leak --help'.\n`);
       return ExitCode.Usage;
     }
     const asJson = args.includes("json") && args.some((a) => a === "--format" || a.startsWith("--format="));
     if (asJson) {
-      stderr.write(
-        `${JSON.stringify({ error: err instanceof Error ? err.message : String(err), exitCode: exitCodeFor(err) })}\n`,
-      );
+      const error = err instanceof Error ? err.message : String(err);
+      stderr.write(`${escapeJsonText(JSON.stringify({ error, exitCode: exitCodeFor(err) }))}\n`);
     } else {
       stderr.write(`${describeError(err, debug)}\n`);
     }

@@ -1,5 +1,6 @@
 /** One self-overwriting status line on stderr, shown only when stderr is a terminal. */
 import type { Writable } from "node:stream";
+import { escapeForTerminal } from "../render/escape.js";
 
 export interface Progress {
   update(text: string): void;
@@ -12,7 +13,8 @@ export function progressLine(stderr: Writable, isTTY: boolean): Progress {
   const columns = (stderr as { columns?: number }).columns ?? 80;
   return {
     update(text) {
-      stderr.write(`\r\x1b[2K${text.slice(0, columns - 1)}`);
+      // The text may quote the daemon's build output: escaped, so that it stays on this line.
+      stderr.write(`\r\x1b[2K${escapeForTerminal(text).slice(0, columns - 1)}`);
       shown = true;
     },
     done() {

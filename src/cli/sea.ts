@@ -1,13 +1,32 @@
 /**
  * The single executable (scripts/build-sea.mjs) carries the static helpers as SEA assets. The
- * helper image is built from files, so the helpers are written once into a cache directory named
+ * plugin reads the helper from a file, so the helpers are written into a cache directory named
  * after their digests, and that directory is the helper directory of every later run.
+ *
+ * The cache is only a cache: each file's SHA-256 is checked on every use (and the file rewritten
+ * from the asset when it differs), and the plugin checks the bytes it uses once more against the
+ * digest built into its bundle (helper-image.ts). Cache directories are used only when they are
+ * real directories (not symlinks) owned by the current user and writable by nobody else; when
+ * none is, the helpers go into a fresh private temporary directory, removed at exit.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 /** The asset listing the helper files and their SHA-256 (written by scripts/build-sea.mjs). */
 export const HELPER_MANIFEST_ASSET = "helpers.json";
@@ -31,58 +50,113 @@ export function singleExecutable(): AssetSource | undefined {
   }
 }
 
-/** Candidate cache roots, best first: $XDG_CACHE_HOME or ~/.cache, then the temp dir. */
-export function cacheRoots(env: NodeJS.ProcessEnv, home: string | undefined, uid: number): string[] {
-  const roots: string[] = [];
-  if (env.XDG_CACHE_HOME) roots.push(join(env.XDG_CACHE_HOME, "docker-leak"));
-  else if (home) roots.push(join(home, ".cache", "docker-leak"));
-  roots.push(join(tmpdir(), `docker-leak-${uid}`));
-  return roots;
+/**
+ * Cache roots, best first: $XDG_CACHE_HOME/docker-leak, else ~/.cache/docker-leak. No shared
+ * directory with a predictable name (such as /tmp/docker-leak-UID): extractHelpers falls back to
+ * a fresh private one.
+ */
+export function cacheRoots(env: NodeJS.ProcessEnv, home: string | undefined): string[] {
+  if (env.XDG_CACHE_HOME) return [join(env.XDG_CACHE_HOME, "docker-leak")];
+  return home ? [join(home, ".cache", "docker-leak")] : [];
 }
 
-function sizeOf(path: string): number | undefined {
+export interface ExtractOptions {
+  /** Whose directories to trust (default: the current user). */
+  uid?: number;
+}
+
+const sha256Hex = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
+const HELPER_FILE = /^docker-leak-helper-linux-[a-z0-9]+$/;
+
+/**
+ * Creates `path` (mode 0700; missing parents too) unless it exists, then checks it: a directory,
+ * not a symlink, owned by `uid`, not writable by group or others. Throws when it is not.
+ */
+export function ensurePrivateDir(path: string, uid: number): void {
   try {
-    return statSync(path).size;
+    mkdirSync(path, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      mkdirSync(path, { mode: 0o700 });
+    } else if (code !== "EEXIST") {
+      throw err;
+    }
+  }
+  const st = lstatSync(path);
+  if (!st.isDirectory()) throw new Error(`${path} is not a directory (a symlink or a file); not using it`);
+  if (st.uid !== uid) throw new Error(`${path} belongs to uid ${st.uid}, not ${uid}; not using it`);
+  if (st.mode & 0o022) {
+    throw new Error(`${path} is writable by others (mode ${(st.mode & 0o777).toString(8)}); not using it`);
+  }
+}
+
+/** The SHA-256 of the regular file at `path` (a symlink is not followed), or undefined. */
+function fileDigest(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
     return undefined;
+  }
+  try {
+    return fstatSync(fd).isFile() ? sha256Hex(readFileSync(fd)) : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Makes every helper of the manifest in `dir` equal to its asset (checked, rewritten if not). */
+function writeHelpers(dir: string, manifest: HelperManifest, assets: AssetSource): void {
+  for (const [name, sha256] of Object.entries(manifest.files)) {
+    if (!HELPER_FILE.test(name)) throw new Error(`unexpected helper name in the manifest: ${name}`);
+    const path = join(dir, name);
+    if (fileDigest(path) === sha256) continue;
+    const data = Buffer.from(assets.getAsset(name));
+    if (sha256Hex(data) !== sha256) throw new Error(`the embedded ${name} does not match its SHA-256`);
+    // Written under a unique name and renamed: a concurrent run never sees half a file.
+    const tmp = `${path}.${randomBytes(4).toString("hex")}`;
+    try {
+      writeFileSync(tmp, data, { mode: 0o755, flag: "wx" });
+      chmodSync(tmp, 0o755);
+      renameSync(tmp, path);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
   }
 }
 
 /**
- * Makes sure the helpers of `assets` exist under one of `roots` and returns that directory.
- * After the first run this costs one stat per helper.
+ * Makes sure the helpers of `assets` are, byte for byte, in a private directory under the first
+ * usable root and returns that directory; with no usable root, a fresh temporary directory
+ * (mode 0700) removed when the process exits. After the first run this costs reading and hashing
+ * the helpers.
  */
-export function extractHelpers(assets: AssetSource, roots: readonly string[]): string {
+export function extractHelpers(
+  assets: AssetSource,
+  roots: readonly string[],
+  opts: ExtractOptions = {},
+): string {
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
   const manifestText = Buffer.from(assets.getAsset(HELPER_MANIFEST_ASSET)).toString("utf8");
   const manifest = JSON.parse(manifestText) as HelperManifest;
-  const digest = createHash("sha256").update(manifestText).digest("hex").slice(0, 16);
-  let lastError: unknown;
+  const digest = sha256Hex(manifestText).slice(0, 16);
   for (const root of roots) {
-    const dir = join(root, `helpers-${digest}`);
     try {
-      for (const [name, sha256] of Object.entries(manifest.files)) {
-        const path = join(dir, name);
-        const bytes = assets.getAsset(name);
-        if (sizeOf(path) === bytes.byteLength) continue;
-        const data = Buffer.from(bytes);
-        if (createHash("sha256").update(data).digest("hex") !== sha256) {
-          throw new Error(`the embedded ${name} does not match its SHA-256`);
-        }
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        // Written under a unique name and renamed: a concurrent run never sees half a file.
-        const tmp = `${path}.${randomBytes(4).toString("hex")}`;
-        try {
-          writeFileSync(tmp, data, { mode: 0o755 });
-          chmodSync(tmp, 0o755);
-          renameSync(tmp, path);
-        } finally {
-          rmSync(tmp, { force: true });
-        }
-      }
+      ensurePrivateDir(root, uid);
+      const dir = join(root, `helpers-${digest}`);
+      ensurePrivateDir(dir, uid);
+      writeHelpers(dir, manifest, assets);
       return dir;
     } catch (err) {
-      lastError = err;
+      // An embedded helper that does not match its digest is not a cache problem.
+      if (err instanceof Error && /does not match its SHA-256/.test(err.message)) throw err;
     }
   }
-  throw lastError;
+  const dir = mkdtempSync(join(tmpdir(), "docker-leak-helpers-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o700);
+  writeHelpers(dir, manifest, assets);
+  return dir;
 }

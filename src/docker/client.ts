@@ -3,8 +3,23 @@
  * `DockerClient`; `DockerodeClient` implements it, unit tests pass a small hand-written fake.
  */
 import type { Readable } from "node:stream";
+import { LeakError } from "../errors.js";
 import type { ContainerInfo, DaemonFacts, VolumeInfo } from "../model/inventory.js";
 import type { Endpoint } from "./endpoint.js";
+
+/**
+ * An error the daemon's API answered with (as opposed to a failed connection): the boundary's
+ * own error type, whatever implements it.
+ */
+export class ApiError extends LeakError {
+  override name = "ApiError";
+  constructor(
+    message: string,
+    readonly statusCode: number,
+  ) {
+    super(message);
+  }
+}
 
 export interface DaemonVersion {
   version: string;
@@ -22,11 +37,36 @@ export interface ContainerSummary {
   /** Unix seconds */
   created: number;
   labels: Record<string, string>;
+  /** The ID of the image it was created from (not the name it was asked for). */
+  imageId: string;
 }
 
 export interface ImageSummary {
   id: string;
   labels: Record<string, string>;
+}
+
+/** An inspected image: what decides whether it is the helper's (see helper-image.ts). */
+export interface ImageDetails extends ImageSummary {
+  repoTags: string[];
+  /** Architecture and Os, as in the image config. */
+  architecture: string;
+  os: string;
+  /** RootFS.Layers: the layers' diff_ids, bottom first. */
+  layers: string[];
+  /** Config's fields a container inherits, as the daemon reports them (null and absent become []/""). */
+  config: {
+    entrypoint: string[];
+    cmd: string[];
+    env: string[];
+    user: string;
+    workingDir: string;
+    volumes: string[];
+    exposedPorts: string[];
+    healthcheck: string[];
+    onBuild: string[];
+    stopSignal: string;
+  };
 }
 
 /** A container create request, in the API's own shape (POST /containers/create body). */
@@ -57,10 +97,11 @@ export interface DockerClient {
   /** Every volume, inspected. */
   volumes(): Promise<VolumeInfo[]>;
   listContainers(filters: Record<string, string[]>): Promise<ContainerSummary[]>;
-  inspectImage(ref: string): Promise<ImageSummary | undefined>;
+  inspectImage(ref: string): Promise<ImageDetails | undefined>;
   listImages(filters: Record<string, string[]>): Promise<ImageSummary[]>;
-  /** Builds from a tar stream of a build context; `onProgress` gets stream lines. */
-  buildImage(context: Readable, tag: string, onProgress?: (line: string) => void): Promise<void>;
+  /** Loads a docker-archive (POST /images/load, `docker load`); fails with the daemon's error. */
+  loadImage(archive: Readable): Promise<void>;
+  /** Removes an image, never forced: an image in use or with other tags is refused (409). */
   removeImage(ref: string): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;
   attachContainer(id: string): Promise<AttachedStreams>;

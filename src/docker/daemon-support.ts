@@ -14,6 +14,7 @@ export const isRootless = (daemon: DaemonFacts) => hasOption(daemon, "rootless")
 export const usesUsernsRemap = (daemon: DaemonFacts) => hasOption(daemon, "userns");
 export const hasAppArmor = (daemon: DaemonFacts) => hasOption(daemon, "apparmor");
 export const hasSeccomp = (daemon: DaemonFacts) => hasOption(daemon, "seccomp");
+export const hasSELinux = (daemon: DaemonFacts) => hasOption(daemon, "selinux");
 
 /** Throws for daemons docker leak cannot work with; returns warnings for partial support. */
 export function checkDaemonSupport(daemon: DaemonFacts, endpoint: Endpoint): string[] {
@@ -54,7 +55,7 @@ export function explainHelperRefusal(message: string, endpoint: Endpoint): LeakE
   ) {
     return new LeakError(
       `the daemon at ${endpoint.host} refuses the helper's capabilities (${message.trim()})`,
-      "The scan helper needs SYS_PTRACE and DAC_READ_SEARCH; the unmount helper SYS_ADMIN, SYS_PTRACE and SYS_CHROOT.",
+      "The scan helper needs SYS_PTRACE (and DAC_READ_SEARCH with --deep); the unmount helper SYS_ADMIN, SYS_PTRACE and SYS_CHROOT.",
     );
   }
   return null;

@@ -3,12 +3,14 @@ import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
 import { DaemonError, LeakError } from "../errors.js";
 import type { ContainerInfo, DaemonFacts, VolumeInfo } from "../model/inventory.js";
-import type {
-  AttachedStreams,
+import {
+  ApiError,
+  type AttachedStreams,
   ContainerSpec,
   ContainerSummary,
   DaemonVersion,
   DockerClient,
+  ImageDetails,
   ImageSummary,
 } from "./client.js";
 import { type ConnectOptions, dockerodeOptions } from "./connect.js";
@@ -42,17 +44,6 @@ export async function mapLimited<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-/** An error from the daemon's API (as opposed to a failed connection). */
-export class ApiError extends LeakError {
-  override name = "ApiError";
-  constructor(
-    message: string,
-    readonly statusCode: number,
-  ) {
-    super(message);
-  }
 }
 
 export class DockerodeClient implements DockerClient {
@@ -129,14 +120,13 @@ export class DockerodeClient implements DockerClient {
       state: c.State,
       created: c.Created,
       labels: c.Labels ?? {},
+      imageId: c.ImageID,
     }));
   }
 
-  async inspectImage(ref: string): Promise<ImageSummary | undefined> {
+  async inspectImage(ref: string): Promise<ImageDetails | undefined> {
     try {
-      const img = (await this.docker.getImage(ref).inspect()) as unknown as Json;
-      const config = (img.Config ?? {}) as Json;
-      return { id: String(img.Id), labels: (config.Labels ?? {}) as Record<string, string> };
+      return mapImage((await this.docker.getImage(ref).inspect()) as unknown as Json);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
       throw classifyDaemonError(err, this.endpoint, `inspect image ${ref}`);
@@ -148,29 +138,23 @@ export class DockerodeClient implements DockerClient {
     return list.map((i) => ({ id: i.Id, labels: i.Labels ?? {} }));
   }
 
-  async buildImage(context: Readable, tag: string, onProgress?: (line: string) => void): Promise<void> {
-    const stream = await this.call("build image", () =>
-      this.docker.buildImage(context, { t: tag, pull: false, rm: true, forcerm: true, nocache: false }),
-    );
+  async loadImage(archive: Readable): Promise<void> {
+    const stream = (await this.call("load image", () =>
+      this.docker.loadImage(archive, { quiet: true }),
+    )) as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => {
-      this.docker.modem.followProgress(
-        stream,
-        (err: Error | null, output: Json[]) => {
-          if (err) return reject(classifyDaemonError(err, this.endpoint, "build image"));
-          const failed = output.find((o) => o.error || o.errorDetail);
-          if (failed)
-            return reject(new LeakError(`building the helper image failed: ${String(failed.error)}`));
-          resolve();
-        },
-        (event: Json) => {
-          if (onProgress && typeof event.stream === "string") onProgress(event.stream);
-        },
-      );
+      this.docker.modem.followProgress(stream, (err: Error | null, output: Json[]) => {
+        if (err) return reject(classifyDaemonError(err, this.endpoint, "load image"));
+        const failed = output.find((o) => o.error || o.errorDetail);
+        if (failed) return reject(new LeakError(`loading the helper image failed: ${String(failed.error)}`));
+        resolve();
+      });
     });
   }
 
+  /** Never forced: an image in use, or tagged in other repositories, stays (the daemon says 409). */
   async removeImage(ref: string): Promise<void> {
-    await this.call(`remove image ${ref}`, () => this.docker.getImage(ref).remove({ force: true }));
+    await this.call(`remove image ${ref}`, () => this.docker.getImage(ref).remove());
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
@@ -242,6 +226,35 @@ export class DockerodeClient implements DockerClient {
   async removeVolume(name: string): Promise<void> {
     await this.call(`remove volume ${name}`, () => this.docker.getVolume(name).remove());
   }
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+const keys = (v: unknown): string[] => (v && typeof v === "object" ? Object.keys(v) : []);
+
+/** GET /images/{ref}/json, reduced to what decides whether an image is the helper's. */
+export function mapImage(img: Json): ImageDetails {
+  const config = (img.Config ?? {}) as Json;
+  const healthcheck = (config.Healthcheck ?? {}) as Json;
+  return {
+    id: String(img.Id),
+    labels: (config.Labels ?? {}) as Record<string, string>,
+    repoTags: strings(img.RepoTags),
+    architecture: String(img.Architecture ?? ""),
+    os: String(img.Os ?? ""),
+    layers: strings(((img.RootFS ?? {}) as Json).Layers),
+    config: {
+      entrypoint: strings(config.Entrypoint),
+      cmd: strings(config.Cmd),
+      env: strings(config.Env),
+      user: String(config.User ?? ""),
+      workingDir: String(config.WorkingDir ?? ""),
+      volumes: keys(config.Volumes),
+      exposedPorts: keys(config.ExposedPorts),
+      healthcheck: strings(healthcheck.Test),
+      onBuild: strings(config.OnBuild),
+      stopSignal: String(config.StopSignal ?? ""),
+    },
+  };
 }
 
 /** Connection failures get the CLI's wording plus how the endpoint was chosen; API errors keep the daemon's message. */

@@ -1,8 +1,8 @@
 /**
  * Getting the helper ready on a daemon: sweep leftovers of crashed runs, pick the binary for
- * the daemon's architecture, and make sure a trusted image exists (building it if needed).
+ * the daemon's architecture (checked against the digest built into the bundle), and make sure our
+ * image exists (loading it if needed; see helper-image.ts for what makes an image ours).
  */
-import type { Interrupts } from "../cli/context.js";
 import { LeakError } from "../errors.js";
 import {
   collectScan,
@@ -14,36 +14,53 @@ import {
   ProtocolError,
   type UmountResultRecord,
 } from "../helper/protocol.js";
+import type { UnmountOrder } from "../model/findings.js";
 import type { DaemonFacts } from "../model/inventory.js";
 import type { DockerClient } from "./client.js";
+import { ApiError } from "./client.js";
 import {
-  buildHelperImage,
-  type HelperBinary,
+  findHelperImage,
   type HelperImage,
+  type HelperLayer,
   helperArch,
+  helperTag,
+  loadHelperImage,
   locateHelperBinary,
-  trustedHelperImage,
+  makeHelperLayer,
 } from "./helper-image.js";
-import { findStaleHelpers, helperFailure, removeHelpers, runHelper, startHelper } from "./helper-runner.js";
+import {
+  findStaleHelpers,
+  helperFailure,
+  type RunHelperOptions,
+  removeHelpers,
+  type StartedHelper,
+  startHelper,
+} from "./helper-runner.js";
 
 export interface HelperSetup {
   helperDir: string;
   version: string;
-  /** Rebuild even when a trusted image exists. */
-  forceBuild?: boolean;
-  /** Progress while the image builds (the caller shows it on a TTY only). */
+  /** Load the image even when our tag already names it (`docker leak helper build`). */
+  forceLoad?: boolean;
+  /** Progress while the image loads (the caller shows it on a TTY only). */
   onProgress?: (line: string) => void;
 }
 
 export interface PreparedHelper {
   image: HelperImage;
   daemon: DaemonFacts;
+  /**
+   * Loads the image again and makes it `image` (a run whose create finds the image gone, e.g.
+   * removed by another version's run or by `helper prune`, calls it and retries once).
+   */
+  reload?: () => Promise<HelperImage>;
 }
 
 /** What prepareHelper needs to know, found without changing anything on the daemon. */
 export interface HelperLookup {
-  binary: HelperBinary;
-  /** The image under our tag, when it carries this binary's SHA-256. */
+  /** The image to have, made from the checked binary of the daemon's architecture. */
+  layer: HelperLayer;
+  /** Our image, when our tag names it. */
   trusted: HelperImage | undefined;
   /** Helper containers of crashed runs, to remove. */
   stale: string[];
@@ -51,24 +68,30 @@ export interface HelperLookup {
 
 /**
  * Read-only, so it can run alongside the inventory before the user's names are checked: the
- * binary for the daemon's architecture, the trusted image if there is one, leftovers to sweep.
+ * checked binary for the daemon's architecture and the image it makes, our image if the daemon
+ * has it, leftovers to sweep.
  */
 export async function lookupHelper(docker: DockerClient, setup: HelperSetup): Promise<HelperLookup> {
   // The architecture from `docker info` (the scan asks it anyway); /version only if info lacks it.
-  const located = docker.info().then(async (info) => {
+  const layer = docker.info().then(async (info) => {
     const arch = info.architecture || (await docker.version()).arch;
-    return locateHelperBinary(setup.helperDir, helperArch(arch));
+    const binary = locateHelperBinary(setup.helperDir, helperArch(arch));
+    return makeHelperLayer(binary, { version: setup.version, os: info.osType });
   });
-  const [binary, trusted, stale] = await Promise.all([
-    located,
-    setup.forceBuild ? undefined : trustedHelperImage(docker, located, setup.version),
-    findStaleHelpers(docker),
-  ]);
-  return { binary, trusted, stale };
+  const trusted = setup.forceLoad
+    ? layer.then(() => undefined)
+    : findHelperImage(docker, layer, helperTag(setup.version));
+  // Only containers of an image we trust are helpers to sweep: the expected one, or the one found.
+  const trustedIds = Promise.all([layer, trusted]).then(([l, t]) =>
+    t ? [l.expectedId, t.id] : [l.expectedId],
+  );
+  const [made, found, stale] = await Promise.all([layer, trusted, findStaleHelpers(docker, trustedIds)]);
+  return { layer: made, trusted: found, stale };
 }
 
 /**
- * A trusted image (built when absent, stale, or not ours) and leftovers of crashed runs removed.
+ * Our image (loaded when absent, or when our tag names anything else) and leftovers of crashed
+ * runs removed.
  */
 export async function prepareHelper(
   docker: DockerClient,
@@ -77,15 +100,59 @@ export async function prepareHelper(
   lookup?: Promise<HelperLookup>,
 ): Promise<PreparedHelper> {
   const found = await (lookup ?? lookupHelper(docker, setup));
+  const load = () =>
+    loadHelperImage(docker, found.layer, setup.onProgress ? { onProgress: setup.onProgress } : {});
   const [image] = await Promise.all([
-    found.trusted ??
-      buildHelperImage(docker, found.binary, {
-        version: setup.version,
-        ...(setup.onProgress ? { onProgress: setup.onProgress } : {}),
-      }),
+    !setup.forceLoad && found.trusted ? found.trusted : load(),
     removeHelpers(docker, found.stale),
   ]);
-  return { image, daemon };
+  const prepared: PreparedHelper = {
+    image,
+    daemon,
+    reload: async () => {
+      prepared.image = await load();
+      return prepared.image;
+    },
+  };
+  return prepared;
+}
+
+const isMissingImage = (err: unknown) =>
+  err instanceof ApiError && err.statusCode === 404 && /no such image/i.test(err.message);
+
+/**
+ * startHelper on the prepared image. When the create finds the image gone since it was checked
+ * ("No such image": no container was made, nothing was output), the image is loaded again and
+ * the run retried, once.
+ */
+export function startPrepared(
+  docker: DockerClient,
+  helper: PreparedHelper,
+  opts: Omit<RunHelperOptions, "image" | "daemon">,
+): StartedHelper {
+  const first = startHelper(docker, { ...opts, image: helper.image.id, daemon: helper.daemon });
+  const reload = helper.reload;
+  if (!reload) return first;
+  const retry = first.finished.then(
+    () => undefined,
+    async (err: unknown) => {
+      if (!isMissingImage(err)) return undefined;
+      const image = await reload();
+      return startHelper(docker, { ...opts, image: image.id, daemon: helper.daemon });
+    },
+  );
+  retry.catch(() => undefined); // observed through output and finished
+  const orRetry =
+    <T>(pick: (run: StartedHelper) => Promise<T>) =>
+    (err: unknown): Promise<T> =>
+      isMissingImage(err)
+        ? retry.then((run) => (run ? pick(run) : Promise.reject(err)))
+        : Promise.reject(err);
+  const output = first.output.catch(orRetry((run) => run.output));
+  const finished = first.finished.catch(orRetry((run) => run.finished));
+  output.catch(() => undefined);
+  finished.catch(() => undefined);
+  return { output, finished };
 }
 
 export interface ScanRequest {
@@ -94,7 +161,10 @@ export interface ScanRequest {
   deep: boolean;
   /** With deep: the daemon's overlay2 directory, to tie detached overlays to their layers. */
   layersDir?: string;
-  interrupts?: Interrupts;
+  /** Stops the run (SIGINT/SIGTERM): see RunHelperOptions. */
+  signal?: AbortSignal;
+  /** The run's bound: see RunHelperOptions. */
+  timeoutMs?: number;
 }
 
 export interface ScanInProgress {
@@ -111,16 +181,15 @@ export interface ScanInProgress {
  */
 export function startScan(docker: DockerClient, helper: PreparedHelper, req: ScanRequest): ScanInProgress {
   const records: HelperRecord[] = [];
-  const run = startHelper(docker, {
-    image: helper.image.id,
+  const run = startPrepared(docker, helper, {
     mode: "scan",
     args: [
       ...req.filters.flatMap((f) => ["--filter", f]),
       ...(req.deep ? ["--deep"] : []),
       ...(req.deep && req.layersDir ? ["--layers", req.layersDir] : []),
     ],
-    daemon: helper.daemon,
-    ...(req.interrupts ? { interrupts: req.interrupts } : {}),
+    deep: req.deep,
+    ...runLimits(req),
     onLine: (line, lineNo) => records.push(decodeRecord(line, lineNo)),
     outputComplete: () => records[records.length - 1]?.type === "summary",
   });
@@ -143,40 +212,84 @@ export function startScan(docker: DockerClient, helper: PreparedHelper, req: Sca
   return { scan, finished };
 }
 
-/** One umount-mode helper run for all orders; one result per order, in order. */
+/**
+ * Orders per helper run are bounded well below the kernel's argument limits (ARG_MAX, and 128
+ * KiB per argument): a longer plan runs the helper several times, so any number of orders
+ * reaches it.
+ */
+const ORDER_BYTES_PER_RUN = 96 * 1024;
+const ORDERS_PER_RUN = 512;
+
+/** Splits formatted orders into runs that each stay within the argument limits. */
+export function batchOrders(args: readonly string[]): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let bytes = 0;
+  for (const arg of args) {
+    const size = Buffer.byteLength(arg) + 1;
+    if (current.length && (bytes + size > ORDER_BYTES_PER_RUN || current.length >= ORDERS_PER_RUN)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(arg);
+    bytes += size;
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
+/**
+ * Umount-mode helper runs for all orders; one result per order, in order. `onResult` sees each
+ * result as it arrives, so that what was done is known even when a later run fails.
+ */
 export async function unmountInHolders(
   docker: DockerClient,
   helper: PreparedHelper,
-  orders: readonly UnmountOrderArg[],
-  interrupts?: Interrupts,
+  orders: readonly UnmountOrder[],
+  limits: RunLimits = {},
+  onResult?: (result: UmountResultRecord) => void,
 ): Promise<UmountResultRecord[]> {
   const results: UmountResultRecord[] = [];
-  const run = await runHelper(docker, {
-    image: helper.image.id,
-    mode: "umount",
-    args: orders.map(formatUnmountOrder),
-    daemon: helper.daemon,
-    ...(interrupts ? { interrupts } : {}),
-    onLine: (line, lineNo) => {
-      const record = decodeRecord(line, lineNo);
-      if (record.type === "result") results.push(record);
-      else if (record.type === "error") throw new LeakError(`the helper (umount) failed: ${record.message}`);
-    },
-  }).catch(protocolFailure);
-  if (run.exitCode !== 0) throw helperFailure("umount", run);
-  if (results.length !== orders.length) {
-    throw new LeakError(`the helper (umount) reported ${results.length} results for ${orders.length} orders`);
+  for (const batch of batchOrders(orders.map(formatUnmountOrder))) {
+    const offset = results.length;
+    const got: UmountResultRecord[] = [];
+    const run = await startPrepared(docker, helper, {
+      mode: "umount",
+      args: batch,
+      ...runLimits(limits),
+      onLine: (line, lineNo) => {
+        const record = decodeRecord(line, lineNo);
+        if (record.type === "result") {
+          if (record.index !== got.length)
+            throw new LeakError(`the helper (umount) answered order ${record.index} out of turn`);
+          const placed = { ...record, index: offset + record.index };
+          got.push(placed);
+          onResult?.(placed);
+        } else if (record.type === "error")
+          throw new LeakError(`the helper (umount) failed: ${record.message}`);
+      },
+    }).finished.catch(protocolFailure);
+    if (run.exitCode !== 0) throw helperFailure("umount", run);
+    if (got.length !== batch.length) {
+      throw new LeakError(`the helper (umount) reported ${got.length} results for ${batch.length} orders`);
+    }
+    results.push(...got);
   }
   return results;
 }
 
-export interface UnmountOrderArg {
-  pid: number;
-  mountId: number;
-  /** Raw (escaped) mount point, as in the holder's mountinfo. */
-  mountPoint: string;
-  /** Fingerprint of the mountinfo line seen at scan time. */
-  fingerprint?: string;
+/** What bounds a helper run: the caller's signal and a deadline. */
+export interface RunLimits {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+function runLimits(l: RunLimits): RunLimits {
+  return {
+    ...(l.signal ? { signal: l.signal } : {}),
+    ...(l.timeoutMs !== undefined ? { timeoutMs: l.timeoutMs } : {}),
+  };
 }
 
 function protocolFailure(err: unknown): never {

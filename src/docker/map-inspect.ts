@@ -47,6 +47,7 @@ export function mapContainer(inspect: Json): ContainerInfo {
     sandboxKey: str(net.SandboxKey),
     networkMode: str(hostConfig.NetworkMode),
     pidMode: str(hostConfig.PidMode),
+    cgroupParent: str(hostConfig.CgroupParent),
     mounts: arr(inspect.Mounts).map((m) => {
       const mount = obj(m);
       const out: ContainerInfo["mounts"][number] = {

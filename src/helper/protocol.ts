@@ -7,7 +7,7 @@
  * mistyped fields are errors.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export interface VersionRecord {
   type: "version";
@@ -18,15 +18,23 @@ export interface VersionRecord {
 export interface SelfRecord {
   type: "self";
   pid: number;
+  /** The process that started the helper container (the runtime's shim) */
+  ppid: number;
   mntns: number;
+  /** major:minor of the helper's own root filesystem */
+  rootDev: string;
 }
 
 export interface ProcessRecord {
   type: "process";
   pid: number;
   ppid: number;
+  /** Start time (clock ticks after boot): with the PID, names one process for good */
+  start: number;
   comm: string;
   cmdline: string[];
+  /** The command line was longer than the helper reads */
+  cmdlineTruncated: boolean;
   /** Inode of /proc/PID/ns/mnt */
   mntns: number;
   /** readlink /proc/PID/root as the helper sees it */
@@ -51,8 +59,12 @@ export interface NamespaceRecord {
   pids: number[];
   /** The member whose mountinfo was read; null when none could be read */
   readVia: number | null;
-  /** Raw mountinfo lines matching a filter (escaped, pure ASCII); null when unreadable */
+  /** Raw mountinfo lines (escaped, printable ASCII); null when unreadable */
   mountinfo: string[] | null;
+  /** Every line (the helper's parent's namespace), not only those matching a filter and their ancestors */
+  full: boolean;
+  /** Lines left out for the helper's size limits */
+  dropped: number;
   errno?: string;
   message?: string;
 }
@@ -92,6 +104,10 @@ export interface ScanSummaryRecord {
   namespaces: number;
   skipped: number;
   pinned: number;
+  /** Pinned files left out for the per-process limit */
+  pinnedDropped: number;
+  /** Workers killed for making no progress (a stalled filesystem or process) */
+  stalled: number;
 }
 
 export interface UmountSummaryRecord {
@@ -103,13 +119,26 @@ export interface UmountSummaryRecord {
 
 export type SummaryRecord = ScanSummaryRecord | UmountSummaryRecord;
 
-export type UmountStage = "parse" | "open" | "setns" | "chroot" | "check" | "umount";
+export type UmountStage = "parse" | "open" | "setns" | "chroot" | "resolve" | "check" | "umount";
+
+/** How the helper proved that the descriptor it unmounted is the ordered mount. */
+export type VerifyMethod = "statx" | "fdinfo" | "mountinfo";
 
 export type UmountResultRecord =
-  | { type: "result"; pid: number; mountId: number; mountPoint: string; ok: true }
   | {
       type: "result";
-      /** null only when the order itself could not be parsed (stage "parse") */
+      /** The order's position, from 0 */
+      index: number;
+      pid: number;
+      mountId: number;
+      mountPoint: string;
+      ok: true;
+      verifiedBy: VerifyMethod;
+    }
+  | {
+      type: "result";
+      index: number;
+      /** The member used; null when none was usable (or the order could not be parsed) */
       pid: number | null;
       mountId: number | null;
       mountPoint: string | null;
@@ -117,6 +146,8 @@ export type UmountResultRecord =
       stage: UmountStage;
       errno: string;
       message: string;
+      /** EINVAL from umount2 while the member lives in another user namespace: a locked mount */
+      locked: boolean;
     };
 
 export interface ErrorRecord {
@@ -253,7 +284,8 @@ class Fields {
 }
 
 const PINNED_KINDS = ["cwd", "root", "exe", "fd"] as const;
-const UMOUNT_STAGES = ["parse", "open", "setns", "chroot", "check", "umount"] as const;
+const UMOUNT_STAGES = ["parse", "open", "setns", "chroot", "resolve", "check", "umount"] as const;
+const VERIFY_METHODS = ["statx", "fdinfo", "mountinfo"] as const;
 const DEV = /^\d+:\d+$/;
 
 /**
@@ -280,15 +312,20 @@ export function decodeRecord(line: string, lineNo?: number): HelperRecord {
   switch (type) {
     case "version":
       return { type, version: f.nonEmptyString("version"), protocol: f.count("protocol") };
-    case "self":
-      return { type, pid: f.count("pid"), mntns: f.inode("mntns") };
+    case "self": {
+      const rootDev = f.string("rootDev");
+      if (!DEV.test(rootDev)) f.fail("rootDev", 'must be "major:minor"');
+      return { type, pid: f.count("pid"), ppid: f.count("ppid"), mntns: f.inode("mntns"), rootDev };
+    }
     case "process":
       return {
         type,
         pid: f.count("pid"),
         ppid: f.count("ppid"),
+        start: f.count("start"),
         comm: f.string("comm"),
         cmdline: f.strings("cmdline"),
+        cmdlineTruncated: f.boolean("cmdlineTruncated"),
         mntns: f.inode("mntns"),
         root: f.string("root"),
         cgroup: f.strings("cgroup"),
@@ -310,7 +347,15 @@ export function decodeRecord(line: string, lineNo?: number): HelperRecord {
       if (mountinfo !== null && readVia === null) f.fail("readVia", "must be a PID when mountinfo was read");
       if (readVia !== null && !pids.includes(readVia))
         f.fail("readVia", `must be one of "pids" (${readVia} is not)`);
-      const record: NamespaceRecord = { type, mntns: f.inode("mntns"), pids, readVia, mountinfo };
+      const record: NamespaceRecord = {
+        type,
+        mntns: f.inode("mntns"),
+        pids,
+        readVia,
+        mountinfo,
+        full: f.boolean("full"),
+        dropped: f.count("dropped"),
+      };
       if (mountinfo === null) {
         record.errno = f.nonEmptyString("errno");
         record.message = f.string("message");
@@ -334,8 +379,7 @@ export function decodeRecord(line: string, lineNo?: number): HelperRecord {
         dev,
         ino: f.count("ino"),
         path: f.string("path"),
-        // Absent from helpers before protocol 1.1: null.
-        overlayRootIno: f.has("overlayRootIno") ? f.countOrNull("overlayRootIno") : null,
+        overlayRootIno: f.countOrNull("overlayRootIno"),
       };
     }
     case "layer":
@@ -349,34 +393,35 @@ export function decodeRecord(line: string, lineNo?: number): HelperRecord {
         namespaces: f.count("namespaces"),
         skipped: f.count("skipped"),
         pinned: f.count("pinned"),
+        pinnedDropped: f.count("pinnedDropped"),
+        stalled: f.count("stalled"),
       };
     case "result": {
       const ok = f.boolean("ok");
+      const index = f.count("index");
       if (ok)
         return {
           type,
+          index,
           pid: f.count("pid"),
           mountId: f.count("mountId"),
           mountPoint: f.string("mountPoint"),
           ok,
+          verifiedBy: f.oneOf("verifiedBy", VERIFY_METHODS),
         };
       const stage = f.oneOf("stage", UMOUNT_STAGES);
-      const lenient = stage === "parse";
+      const parse = stage === "parse";
       return {
         type,
-        pid: lenient && !f.has("pid") ? null : lenient ? f.countOrNull("pid") : f.count("pid"),
-        mountId:
-          lenient && !f.has("mountId") ? null : lenient ? f.countOrNull("mountId") : f.count("mountId"),
-        mountPoint:
-          lenient && !f.has("mountPoint")
-            ? null
-            : lenient
-              ? f.stringOrNull("mountPoint")
-              : f.string("mountPoint"),
+        index,
+        pid: f.countOrNull("pid"),
+        mountId: parse ? f.countOrNull("mountId") : f.count("mountId"),
+        mountPoint: parse ? f.stringOrNull("mountPoint") : f.string("mountPoint"),
         ok,
         stage,
         errno: f.nonEmptyString("errno"),
         message: f.string("message"),
+        locked: f.boolean("locked"),
       };
     }
     case "error":
@@ -395,32 +440,84 @@ export interface NumberedLine {
   lineNo: number;
 }
 
+/** A helper line longer than this is refused: no record the helper writes comes near it. */
+export const MAX_LINE_LENGTH = 256 * 1024 * 1024;
+
 /**
- * Splits a byte or text stream (a Node Readable, or any async iterable of chunks) into
- * `\n`-terminated lines. Chunks may split a line, or a UTF-8 sequence, anywhere. A last line
- * without its `\n` means the helper's output was cut off: ProtocolError.
+ * Splits text arriving in chunks into `\n`-terminated lines: the one line reader of the plugin
+ * (the helper runner feeds it the attach stream; `splitLines` wraps it for async iterables).
+ * Chunks may split a line anywhere. Each chunk is searched once, so a long line arriving in many
+ * small chunks costs linear time; a line longer than `maxLineLength` is a ProtocolError, and so
+ * is a last line without its `\n` (the helper's output was cut off).
  */
-export async function* splitLines(chunks: AsyncIterable<Uint8Array | string>): AsyncGenerator<NumberedLine> {
-  const decoder = new TextDecoder("utf-8");
-  let pending = "";
-  let lineNo = 0;
-  for await (const chunk of chunks) {
-    pending += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+export class LineSplitter {
+  private pieces: string[] = [];
+  private pendingLength = 0;
+  private lineNo = 0;
+
+  constructor(
+    private readonly onLine: (line: string, lineNo: number) => void,
+    private readonly maxLineLength = MAX_LINE_LENGTH,
+  ) {}
+
+  push(chunk: string): void {
     let start = 0;
-    for (let nl = pending.indexOf("\n", start); nl !== -1; nl = pending.indexOf("\n", start)) {
-      lineNo++;
-      yield { line: pending.slice(start, nl), lineNo };
+    for (let nl = chunk.indexOf("\n"); nl !== -1; nl = chunk.indexOf("\n", start)) {
+      this.grow(nl - start);
+      this.pieces.push(chunk.slice(start, nl));
+      const line = this.pieces.length === 1 ? (this.pieces[0] as string) : this.pieces.join("");
+      this.pieces = [];
+      this.pendingLength = 0;
+      this.lineNo++;
+      this.onLine(line, this.lineNo);
       start = nl + 1;
     }
-    pending = pending.slice(start);
+    if (start < chunk.length) {
+      this.grow(chunk.length - start);
+      this.pieces.push(chunk.slice(start));
+    }
   }
-  pending += decoder.decode();
-  if (pending !== "") {
-    throw new ProtocolError(
-      `helper output truncated: record ${lineNo + 1} has no terminating newline (${pending.length} characters)`,
-      lineNo + 1,
-    );
+
+  /** The stream ended: a pending partial line means the output was cut off. */
+  end(): void {
+    if (this.pendingLength > 0) {
+      throw new ProtocolError(
+        `helper output truncated: record ${this.lineNo + 1} has no terminating newline (${this.pendingLength} characters)`,
+        this.lineNo + 1,
+      );
+    }
   }
+
+  private grow(n: number): void {
+    this.pendingLength += n;
+    if (this.pendingLength > this.maxLineLength) {
+      throw new ProtocolError(
+        `helper record ${this.lineNo + 1} is longer than ${this.maxLineLength} characters`,
+        this.lineNo + 1,
+      );
+    }
+  }
+}
+
+/**
+ * Splits a byte or text stream (a Node Readable, or any async iterable of chunks) into
+ * `\n`-terminated lines, with LineSplitter. Chunks may split a line, or a UTF-8 sequence,
+ * anywhere. A last line without its `\n` means the helper's output was cut off: ProtocolError.
+ */
+export async function* splitLines(
+  chunks: AsyncIterable<Uint8Array | string>,
+  maxLineLength = MAX_LINE_LENGTH,
+): AsyncGenerator<NumberedLine> {
+  const decoder = new TextDecoder("utf-8");
+  const ready: NumberedLine[] = [];
+  const splitter = new LineSplitter((line, lineNo) => ready.push({ line, lineNo }), maxLineLength);
+  for await (const chunk of chunks) {
+    splitter.push(typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true }));
+    yield* ready.splice(0);
+  }
+  splitter.push(decoder.decode());
+  yield* ready.splice(0);
+  splitter.end();
 }
 
 /** Decodes every line of a stream. */
@@ -525,18 +622,27 @@ export async function readScan(chunks: AsyncIterable<Uint8Array | string>): Prom
   return collectScan(records);
 }
 
+/** One process of the holder's namespace, as the scan saw it. */
+export interface OrderMember {
+  pid: number;
+  /** Start time from the scan's process record */
+  start: number;
+}
+
 /**
- * The helper's `umount` argument for one order: `PID:MOUNTID[/FINGERPRINT]:MOUNTPOINT` (raw
- * mount point; the fingerprint of the mountinfo line seen at scan time, when known).
+ * The helper's `umount` argument for one order (PROTOCOL.md): the namespace, the mount ID and
+ * the fingerprint of its line, the members to enter it through, and the raw mount point last
+ * (raw mount points never contain a space).
  */
 export function formatUnmountOrder(order: {
-  pid: number;
+  namespace: number;
   mountId: number;
+  fingerprint: string;
+  members: readonly OrderMember[];
   mountPoint: string;
-  fingerprint?: string;
 }): string {
-  const id = order.fingerprint ? `${order.mountId}/${order.fingerprint}` : String(order.mountId);
-  return `${order.pid}:${id}:${order.mountPoint}`;
+  const pids = order.members.map((m) => `${m.pid}@${m.start}`).join(",");
+  return `ns=${order.namespace} id=${order.mountId} fp=${order.fingerprint} pids=${pids} mp=${order.mountPoint}`;
 }
 
 /**

@@ -55,7 +55,7 @@
  */
 import type { HelperScan, NamespaceRecord, PinnedRecord, ProcessRecord } from "../helper/protocol.js";
 import { mountLineFingerprint } from "../helper/protocol.js";
-import { type DaemonLocation, locateDaemon, type NamespaceMountStats } from "./daemon.js";
+import { type DaemonLocation, locateDaemon } from "./daemon.js";
 import { type ExplainContext, explain } from "./explain.js";
 import {
   type DetachedFile,
@@ -70,6 +70,7 @@ import {
 } from "./findings.js";
 import { type Holder, HolderAttribution } from "./holders.js";
 import type { ContainerInfo, Inventory } from "./inventory.js";
+import { MountTable } from "./mount-table.js";
 import {
   type MountinfoEntry,
   MountinfoSyntaxError,
@@ -77,9 +78,9 @@ import {
   propagationMode,
 } from "./mountinfo.js";
 import {
+  type Identification,
   isActive,
   isVolumeResource,
-  isWholeFilesystem,
   normalizeHostPath,
   type Resource,
   ResourceIndex,
@@ -93,6 +94,8 @@ export interface AnalyzeInput {
   deep?: boolean;
   /** Clock of the caller; only used to stamp the report */
   now?: Date;
+  /** docker leak's own helper containers (of this and concurrent runs): never targets */
+  helperContainers?: ReadonlySet<string>;
 }
 
 interface ScannedMount {
@@ -105,33 +108,64 @@ interface ScannedMount {
 
 interface ScannedNamespace {
   record: NamespaceRecord;
+  table: MountTable;
+  lines: string[];
   mounts: ScannedMount[];
 }
 
 /** Skipped records about these files mean the process itself could not be inspected. */
-const PROCESS_LEVEL_SKIPS = new Set(["stat", "cmdline", "ns/mnt", "root", "cgroup", "comm", "status"]);
+const PROCESS_LEVEL_SKIPS = new Set(["stat", "ns/mnt", "root", "cgroup", "comm", "status"]);
+/** At most this many members are offered to the helper per unmount order. */
+const ORDER_MEMBERS = 16;
+/** Look-alike mounts named in the warnings (the rest are counted). */
+const LOOK_ALIKES_NAMED = 5;
 
-export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): ScanReport {
-  const index = new ResourceIndex(inventory);
+export function analyze({
+  inventory,
+  scan,
+  deep = false,
+  now,
+  helperContainers = new Set(),
+}: AnalyzeInput): ScanReport {
   const warnings: string[] = [];
   const processes = new Map<number, ProcessRecord>(scan.processes.map((p) => [p.pid, p]));
-  const namespaces = scan.namespaces.map((record) => scanNamespace(record, index, warnings));
-  const resourcesByDevice = identifyByDevice(namespaces);
+  const namespaces = scan.namespaces.map((record) => parseNamespace(record, warnings));
+  const byNamespace = new Map(namespaces.map((ns) => [ns.record.mntns, ns]));
 
-  const daemon = locateDaemon(inventory, scan.processes, mountStats(namespaces, index));
-  if (daemon.foundBy === "mounts" || daemon.foundBy === "pid1" || daemon.foundBy === "none") {
+  const daemon = locateDaemon(inventory, scan.self, processes, (mntns, dev) =>
+    (byNamespace.get(mntns)?.table.entries ?? []).some((e) => e.dev === dev),
+  );
+  const daemonNs = daemon.namespace === null ? undefined : byNamespace.get(daemon.namespace);
+  if (daemon.foundBy === "none") {
     warnings.push(
-      daemon.foundBy === "none"
-        ? "the Docker daemon's mount namespace could not be identified; its own mounts may be reported as held"
-        : `no dockerd process serving ${index.rootDir} was found; took mount namespace ${daemon.namespace} ` +
-            `(${daemon.foundBy === "mounts" ? "where running containers' mounts are shared" : "of PID 1"}) as the daemon's`,
+      "the Docker daemon's mount namespace could not be identified (the helper's parent process is not visible); nothing can be tied to Docker",
+    );
+  } else if (daemon.foundBy === "runtime-unconfirmed") {
+    warnings.push(
+      `took mount namespace ${daemon.namespace} (of the runtime that started the helper, PID ${scan.self.ppid}) as the daemon's; it could not be confirmed by the helper's own root filesystem`,
     );
   }
-  const daemonNs = namespaces.find((ns) => ns.record.mntns === daemon.namespace);
+  const index = new ResourceIndex(inventory, daemonNs ? daemonNs.table : null, helperContainers);
+  if (daemonNs && !index.anchored) {
+    warnings.push(
+      `the daemon's root ${index.rootDir} could not be placed in its mount namespace ${daemonNs.record.mntns}; nothing can be tied to Docker`,
+    );
+  }
+  const lookAlikes = identifyAll(namespaces, index, daemon, scan.self.mntns);
+  if (lookAlikes.length) {
+    const named = lookAlikes
+      .slice(0, LOOK_ALIKES_NAMED)
+      .map(({ ns, entry }) => `mount ${entry.mountId} at ${entry.mountPoint} in mnt:[${ns}]`)
+      .join("; ");
+    warnings.push(
+      `${lookAlikes.length} mount${lookAlikes.length === 1 ? " looks" : "s look"} like Docker's by path but ${lookAlikes.length === 1 ? "is" : "are"} not the daemon's (look-alikes, ignored): ${named}${lookAlikes.length > LOOK_ALIKES_NAMED ? "; …" : ""}`,
+    );
+  }
+
   const daemonPeerGroups = new Set(
     (daemonNs?.mounts ?? []).map((m) => m.entry.propagation.shared).filter((g): g is number => g !== null),
   );
-  const holders = new HolderAttribution(index, processes, inventory.containers);
+  const holders = new HolderAttribution(index, processes, inventory);
   const volumes = new VolumeUsage(index, inventory.containers);
 
   const findings: Finding[] = [];
@@ -150,16 +184,6 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
       if (!severity) continue;
       const target = targetOf(resource, index, volumes);
       const mountRef = toMountRef(mount);
-      const readVia = ns.record.readVia;
-      const unmount: UnmountOrder | null =
-        readVia === null
-          ? null
-          : {
-              pid: readVia,
-              mountId: mountRef.mountId,
-              mountPoint: mountRef.mountPointRaw,
-              fingerprint: mountLineFingerprint(mount.line),
-            };
       findings.push(
         finding({
           severity,
@@ -171,7 +195,7 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
           daemon,
           index,
           volumes,
-          unmount,
+          unmount: unmountOrder(ns, mount, processes),
         }),
       );
     }
@@ -179,7 +203,7 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
 
   const detached: DetachedFile[] = [];
   if (deep) {
-    const pinned = { scan, namespaces, resourcesByDevice, index, holders, volumes, daemon, processes };
+    const pinned = { scan, namespaces, index, holders, volumes, daemon, processes };
     analyzePinned(pinned, findings, detached);
   }
 
@@ -197,12 +221,21 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
     scan.skipped.filter((s) => !processes.has(s.pid) || PROCESS_LEVEL_SKIPS.has(s.what)).map((s) => s.pid),
   );
   const notDeepChecked = new Set(
-    scan.skipped.filter((s) => processes.has(s.pid) && !PROCESS_LEVEL_SKIPS.has(s.what)).map((s) => s.pid),
+    scan.skipped
+      .filter((s) => processes.has(s.pid) && !PROCESS_LEVEL_SKIPS.has(s.what) && s.what !== "cmdline")
+      .map((s) => s.pid),
   );
   const unreadable = scan.namespaces.filter((ns) => ns.mountinfo === null);
   for (const ns of unreadable) {
     warnings.push(
       `mount namespace ${ns.mntns} (PIDs ${ns.pids.join(", ")}) could not be read: ${ns.errno ?? "?"} ${ns.message ?? ""}`.trim(),
+    );
+  }
+  const dropped = scan.namespaces.reduce((n, ns) => n + ns.dropped, 0);
+  if (dropped) warnings.push(`${dropped} mountinfo lines were left out for the helper's size limits`);
+  if (scan.summary.stalled) {
+    warnings.push(
+      `${scan.summary.stalled} helper worker${scan.summary.stalled === 1 ? " was" : "s were"} stopped for making no progress (a stalled filesystem or process); what they skipped is listed`,
     );
   }
 
@@ -224,6 +257,7 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
       skippedProcesses: skippedProcesses.size,
       notDeepChecked: notDeepChecked.size,
       pinnedRecords: scan.pinned.length,
+      lookAlikes: lookAlikes.length,
       bySeverity,
     },
     skipped,
@@ -234,7 +268,7 @@ export function analyze({ inventory, scan, deep = false, now }: AnalyzeInput): S
 // ------------------------------------------------------------------------------------------
 // Namespaces and resources
 
-function scanNamespace(record: NamespaceRecord, index: ResourceIndex, warnings: string[]): ScannedNamespace {
+function parseNamespace(record: NamespaceRecord, warnings: string[]): ScannedNamespace {
   const entries: MountinfoEntry[] = [];
   const lines: string[] = [];
   for (const line of record.mountinfo ?? []) {
@@ -246,68 +280,69 @@ function scanNamespace(record: NamespaceRecord, index: ResourceIndex, warnings: 
       warnings.push(`mount namespace ${record.mntns}: ${e.message}`);
     }
   }
-  const byId = new Map(entries.map((e) => [e.mountId, e]));
-  const depthOf = (e: MountinfoEntry): number => {
-    let depth = 0;
-    const seen = new Set<number>([e.mountId]);
-    for (let p = byId.get(e.parentId); p && !seen.has(p.mountId); p = byId.get(p.parentId)) {
-      seen.add(p.mountId);
-      depth++;
-    }
-    return depth;
-  };
-  return {
-    record,
-    mounts: entries.map((entry, i) => ({
-      entry,
-      line: lines[i]!,
-      resource: index.identify(entry),
-      depth: depthOf(entry),
-    })),
-  };
+  return { record, table: new MountTable(entries), lines, mounts: [] };
 }
 
 /**
- * A bind of a whole-filesystem resource elsewhere (a shm at /dev/shm, a tmpfs volume at /data)
- * shows none of the daemon's paths; the device number of an identified line with root "/"
- * names it.
+ * Identifies every mount: first by place in every namespace (copies proven that way teach which
+ * filesystems belong to which resource), then by place or content. Returns the look-alikes:
+ * mounts whose paths look like Docker's but that are not the daemon's.
  */
-function identifyByDevice(namespaces: ScannedNamespace[]): ReadonlyMap<string, Resource> {
-  const byDevice = new Map<string, Resource>();
+function identifyAll(
+  namespaces: readonly ScannedNamespace[],
+  index: ResourceIndex,
+  daemon: DaemonLocation,
+  selfNamespace: number,
+): { ns: number; entry: MountinfoEntry }[] {
   for (const ns of namespaces) {
-    for (const m of ns.mounts) {
-      if (
-        m.resource &&
-        m.resource.kind !== "volume-submount" &&
-        isWholeFilesystem(m.entry) &&
-        !byDevice.has(m.entry.dev)
-      )
-        byDevice.set(m.entry.dev, m.resource);
+    if (ns.record.mntns === selfNamespace && ns.record.mntns !== daemon.namespace) continue;
+    for (const entry of ns.table.entries) {
+      const id = index.identifyByPlace(entry, ns.table);
+      if (id && "resource" in id) index.learnSuperblock(entry, id.resource);
     }
   }
+  const lookAlikes: { ns: number; entry: MountinfoEntry }[] = [];
   for (const ns of namespaces) {
-    for (const m of ns.mounts) {
-      if (!m.resource && m.entry.fstype !== "nsfs") m.resource = byDevice.get(m.entry.dev) ?? null;
-    }
+    const skip = ns.record.mntns === selfNamespace && ns.record.mntns !== daemon.namespace;
+    ns.mounts = ns.table.entries.map((entry, i) => {
+      const id: Identification = skip ? null : index.identify(entry, ns.table);
+      if (!skip && id === null && index.looksLikeResource(entry)) lookAlikes.push({ ns: ns.record.mntns, entry });
+      return {
+        entry,
+        line: ns.lines[i]!,
+        resource: id && "resource" in id ? id.resource : null,
+        depth: ns.table.depth(entry),
+      };
+    });
   }
-  return byDevice;
+  return lookAlikes;
 }
 
-/** For locateDaemon's fallback: running containers' resources at their own paths, per namespace. */
-function mountStats(namespaces: readonly ScannedNamespace[], index: ResourceIndex): NamespaceMountStats[] {
-  return namespaces.map((ns) => {
-    let active = 0;
-    let sharedActive = 0;
-    for (const m of ns.mounts) {
-      const r = m.resource;
-      if (!r || !("containerId" in r) || r.kind === "container-file") continue;
-      const c = index.container(r.containerId);
-      if (!c || !isActive(c.status) || normalizeHostPath(m.entry.mountPoint) !== r.path) continue;
-      active++;
-      if (m.entry.propagation.shared !== null) sharedActive++;
-    }
-    return { mntns: ns.record.mntns, active, sharedActive };
-  });
+/**
+ * How to unmount a mount of this namespace: its members, as the scan saw them (PID and start
+ * time), starting with the one whose mountinfo was read and keeping only those with the same
+ * root, since the mount point is as that member sees it. Null when nobody could be read.
+ */
+function unmountOrder(
+  ns: ScannedNamespace,
+  mount: ScannedMount,
+  processes: ReadonlyMap<number, ProcessRecord>,
+): UnmountOrder | null {
+  const via = ns.record.readVia === null ? undefined : processes.get(ns.record.readVia);
+  if (!via) return null;
+  const members = [via];
+  for (const pid of ns.record.pids) {
+    if (members.length >= ORDER_MEMBERS) break;
+    const p = processes.get(pid);
+    if (p && p.pid !== via.pid && p.root === via.root && p.mntns === via.mntns) members.push(p);
+  }
+  return {
+    namespace: ns.record.mntns,
+    mountId: mount.entry.mountId,
+    mountPoint: mount.entry.mountPointRaw,
+    fingerprint: mountLineFingerprint(mount.line),
+    members: members.map((p) => ({ pid: p.pid, start: p.start })),
+  };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -376,7 +411,19 @@ function sharesWith(holder: ContainerInfo, resource: Resource, index: ResourceIn
   return false;
 }
 
-/** Which containers use which volume: declared mounts, binds of _data, --volumes-from. */
+/** A container mount that uses the volume: a volume mount naming it, or a bind of its _data or below. */
+export function usesVolume(
+  m: { type: string; name?: string; source: string },
+  volume: string,
+  dataPath: string,
+): boolean {
+  if (m.type === "volume" && m.name === volume) return true;
+  if (m.type !== "bind") return false;
+  const src = normalizeHostPath(m.source);
+  return src === dataPath || src.startsWith(`${dataPath}/`);
+}
+
+/** Which containers use which volume: declared mounts, binds of _data or below, --volumes-from. */
 class VolumeUsage {
   constructor(
     private readonly index: ResourceIndex,
@@ -386,11 +433,7 @@ class VolumeUsage {
   declares(c: ContainerInfo, volume: string, seen = new Set<string>()): boolean {
     if (seen.has(c.id)) return false;
     seen.add(c.id);
-    const data = this.index.volumePath(volume);
-    if (
-      c.mounts.some((m) => m.name === volume || (m.type === "bind" && normalizeHostPath(m.source) === data))
-    )
-      return true;
+    if (c.mounts.some((m) => usesVolume(m, volume, this.index.volumePath(volume)))) return true;
     return c.volumesFrom.some((ref) => {
       const from = this.index.resolveContainer(ref.replace(/:(ro|rw)$/, ""));
       return from !== undefined && this.declares(from, volume, seen);
@@ -537,7 +580,6 @@ function analyzePinned(
   ctx: {
     scan: HelperScan;
     namespaces: readonly ScannedNamespace[];
-    resourcesByDevice: ReadonlyMap<string, Resource>;
     index: ResourceIndex;
     holders: HolderAttribution;
     volumes: VolumeUsage;
@@ -547,7 +589,7 @@ function analyzePinned(
   findings: Finding[],
   detached: DetachedFile[],
 ): void {
-  const { scan, namespaces, resourcesByDevice, index, holders, volumes, daemon, processes } = ctx;
+  const { scan, namespaces, index, holders, volumes, daemon, processes } = ctx;
   // A detached overlay's root directory reports its upper directory's inode; the helper found
   // which overlay2 layer directory that is (`layer` records).
   const rootfsByOverlayRoot = new Map<number, Resource>();
@@ -569,12 +611,14 @@ function analyzePinned(
     if (isPseudoFile(p.path)) continue;
     // Its mount is attached somewhere we can see: the mountinfo analysis covers it.
     if (mountIds.has(p.mountId)) continue;
-    // A detached mount of a filesystem that is still mounted as a known resource (a copy
-    // detached while the container runs), else one whose path still names a resource.
+    // A detached mount of a filesystem that is exclusively a resource's (its device: a copy
+    // detached while the container runs), else a detached overlay whose root directory is a
+    // container's upper directory (the inode the helper found in the daemon's overlay2
+    // directory). The link text is never used: on a detached mount it is whatever the holder
+    // made it.
     const resource =
-      resourcesByDevice.get(p.dev) ??
-      (p.overlayRootIno === null ? undefined : rootfsByOverlayRoot.get(p.overlayRootIno)) ??
-      index.identifyPath(p.path.replace(/ \(deleted\)$/, ""));
+      index.superblockResource(p.dev) ??
+      (p.overlayRootIno === null ? undefined : rootfsByOverlayRoot.get(p.overlayRootIno));
     if (!resource) {
       // The same filesystem is mounted elsewhere (the root fs behind a detached bind): nothing is
       // kept alive. Otherwise a detached filesystem we cannot tie to Docker.

@@ -1,27 +1,27 @@
 /**
  * Where the Docker daemon lives among the scanned processes: its mount namespace (the one in
  * which Docker makes every container mount, and which is therefore never a foreign holder) and
- * its exec root. Also the helper's mountinfo filters, derived from the same facts.
+ * its exec root. Also the helper's mountinfo filters, derived from the daemon's facts.
  */
-import type { ProcessRecord } from "../helper/protocol.js";
+import type { ProcessRecord, SelfRecord } from "../helper/protocol.js";
 import type { Inventory } from "./inventory.js";
 import { escapeMountinfoPath } from "./mountinfo.js";
 import { normalizeHostPath } from "./resources.js";
 
 export type DaemonFoundBy =
-  /** a dockerd whose --data-root (or -g/--graph, default /var/lib/docker) is DockerRootDir */
-  | "dockerd"
-  /** the only dockerd process, whatever its flags say (data-root set in daemon.json) */
-  | "only-dockerd"
-  /** no usable dockerd: the namespace where running containers' mounts are shared */
-  | "mounts"
-  /** nothing better: the namespace of PID 1 */
-  | "pid1"
+  /**
+   * the mount namespace of the process that started the helper container (the runtime's shim,
+   * which no unprivileged user controls), confirmed by holding the helper's own root filesystem
+   */
+  | "runtime"
+  /** the same namespace, without the confirmation (graph drivers that mount no rootfs there) */
+  | "runtime-unconfirmed"
+  /** the helper's parent could not be seen */
   | "none";
 
 export interface DaemonLocation {
   namespace: number | null;
-  /** dockerd's PID when a dockerd process was found */
+  /** A dockerd process in that namespace, for naming it (never used to find the namespace) */
   pid: number | null;
   foundBy: DaemonFoundBy;
   /** --exec-root, else derived from the containers' SandboxKeys, else Docker's default */
@@ -93,47 +93,34 @@ export function scanFilters(inventory: Pick<Inventory, "daemon" | "volumes">): s
   return [...filters].map(escapeMountinfoPath);
 }
 
-/** What locateDaemon needs to know about each namespace's mounts, computed by the caller. */
-export interface NamespaceMountStats {
-  mntns: number;
-  /** Mounts of running containers' resources at the daemon's own paths, shared (peer group) */
-  sharedActive: number;
-  /** Mounts of running containers' resources at the daemon's own paths */
-  active: number;
-}
-
 /**
- * Finds the daemon's namespace: the dockerd serving this root, else the only dockerd, else the
- * namespace where running containers' mounts sit at their own paths with shared propagation
- * (Docker Desktop and other layouts where dockerd is not visible), else PID 1's.
+ * Finds the daemon's mount namespace from facts no unprivileged user can forge: the helper's
+ * parent is the runtime shim that the daemon had start the helper container, and it lives in
+ * the namespace where the daemon made the helper's root filesystem (so that namespace has a
+ * mount of the device the helper's "/" is on). A process named dockerd proves nothing (anyone
+ * can name a process so); one found in that namespace is only used to name the daemon.
  */
 export function locateDaemon(
   inventory: Inventory,
-  processes: readonly ProcessRecord[],
-  mountStats: readonly NamespaceMountStats[],
+  self: Pick<SelfRecord, "ppid" | "rootDev">,
+  processes: ReadonlyMap<number, ProcessRecord>,
+  namespaceHasDevice: (mntns: number, dev: string) => boolean,
 ): DaemonLocation {
   const root = normalizeHostPath(inventory.daemon.rootDir || DEFAULT_ROOT);
-  // RHEL's docker 1.13 package runs "dockerd-current".
-  const dockerds = processes.filter((p) => p.comm === "dockerd" || p.comm === "dockerd-current");
-  const serving = dockerds.filter((p) => dockerdDataRoot(p.cmdline) === root);
   const fromKeys = execRootFromSandboxKeys(inventory);
-  const pick = (p: ProcessRecord, foundBy: DaemonFoundBy): DaemonLocation => ({
-    namespace: p.mntns,
-    pid: p.pid,
-    foundBy,
-    execRoot: dockerdExecRoot(p.cmdline) ?? fromKeys ?? DEFAULT_EXEC_ROOT,
-  });
-  const [first] = serving;
-  if (first) return pick(first, "dockerd");
-  const [only] = dockerds;
-  if (only && dockerds.length === 1) return pick(only, "only-dockerd");
-
-  const ranked = [...mountStats]
-    .filter((s) => s.active > 0)
-    .sort((a, b) => b.sharedActive - a.sharedActive || b.active - a.active || a.mntns - b.mntns);
-  const [best] = ranked;
-  if (best) return { namespace: best.mntns, pid: null, foundBy: "mounts", execRoot: fromKeys };
-  const init = processes.find((p) => p.pid === 1);
-  if (init) return { namespace: init.mntns, pid: null, foundBy: "pid1", execRoot: fromKeys };
-  return { namespace: null, pid: null, foundBy: "none", execRoot: fromKeys };
+  const parent = self.ppid > 0 ? processes.get(self.ppid) : undefined;
+  if (!parent) return { namespace: null, pid: null, foundBy: "none", execRoot: fromKeys };
+  const namespace = parent.mntns;
+  const confirmed = namespaceHasDevice(namespace, self.rootDev);
+  // RHEL's docker 1.13 package runs "dockerd-current".
+  const dockerds = [...processes.values()].filter(
+    (p) => p.mntns === namespace && (p.comm === "dockerd" || p.comm === "dockerd-current"),
+  );
+  const dockerd = dockerds.find((p) => dockerdDataRoot(p.cmdline) === root) ?? (dockerds.length === 1 ? dockerds[0] : undefined);
+  return {
+    namespace,
+    pid: dockerd?.pid ?? null,
+    foundBy: confirmed ? "runtime" : "runtime-unconfirmed",
+    execRoot: (dockerd && dockerdExecRoot(dockerd.cmdline)) ?? fromKeys ?? DEFAULT_EXEC_ROOT,
+  };
 }

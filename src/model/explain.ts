@@ -6,6 +6,7 @@
 import type { DaemonLocation } from "./daemon.js";
 import type { Cure, Explanation, MountRef, PinnedFile, Severity } from "./findings.js";
 import type { Holder } from "./holders.js";
+import { leakCommand } from "./names.js";
 import type { Resource, Target } from "./resources.js";
 
 export interface ExplainContext {
@@ -185,14 +186,14 @@ function cause(ctx: ExplainContext): Explanation {
 function cure(ctx: ExplainContext): Cure {
   const { severity, target, resource, holder } = ctx;
   const name = targetName(target);
+  // Names come from the daemon; the command is quoted anyway, so that it is safe to paste.
+  const command = leakCommand(target.kind === "volume" ? "volume rm" : "rm", target);
   const immediate =
     severity === "pinned" || severity === "captured"
       ? null
-      : target.kind === "volume"
-        ? `docker leak volume rm --force-unmount ${name}`
-        : target.status === "removed"
-          ? null
-          : `docker leak rm --force-unmount ${name}`;
+      : target.kind === "container" && target.status === "removed"
+        ? null
+        : command;
 
   if (ctx.pinned.length > 0) {
     const who = holderPhrase(holder);
@@ -206,9 +207,9 @@ function cure(ctx: ExplainContext): Cure {
   if (severity === "stale") {
     if (resource.kind === "volume-submount") {
       return {
-        short: `docker leak volume rm --force-unmount ${name}; bind it rslave`,
+        short: `${command}; bind it rslave`,
         full:
-          `Run \`docker leak volume rm --force-unmount ${name}\` (or unmount ${resource.path} in the daemon's namespace). ` +
+          `Run \`${command}\` (or unmount ${resource.path} in the daemon's namespace). ` +
           "For good, bind the volume with rslave or rprivate propagation instead of rshared (e.g. -v " +
           `${name}:/data:rslave), or unmount what the container mounted inside it before it stops.`,
         immediate,
@@ -227,11 +228,7 @@ function cure(ctx: ExplainContext): Cure {
   const durable = holderDurable(ctx);
   const now =
     severity === "captured"
-      ? `Nothing is leaked yet. Fix the holder before ${name} ${target.kind === "volume" ? "is released" : "stops"}; if it already has, run \`${
-          target.kind === "volume"
-            ? `docker leak volume rm --force-unmount ${name}`
-            : `docker leak rm --force-unmount ${name}`
-        }\`.`
+      ? `Nothing is leaked yet. Fix the holder before ${name} ${target.kind === "volume" ? "is released" : "stops"}; if it already has, run \`${command}\`.`
       : immediate
         ? `Now: \`${immediate}\` unmounts the copy in the holder's namespace (or restart the holder).`
         : "Now: restart the holder to drop its copy.";

@@ -2,7 +2,7 @@
  * The leak model's output types: a ScanReport of Findings. Renderers (table, JSON, quiet) are
  * views of these; nothing here is formatted for a terminal.
  */
-import type { PinnedRecord } from "../helper/protocol.js";
+import type { OrderMember, PinnedRecord } from "../helper/protocol.js";
 import type { DaemonFoundBy } from "./daemon.js";
 import type { Holder } from "./holders.js";
 import type { Resource, Target } from "./resources.js";
@@ -54,18 +54,21 @@ export interface MountRef {
 /** A file that keeps a detached filesystem alive: the helper's pinned record, as reported. */
 export type PinnedFile = Pick<PinnedRecord, "pid" | "kind" | "fd" | "mountId" | "dev" | "ino" | "path">;
 
-/** One order for the helper's `umount` verb. */
+/**
+ * One order for the helper's `umount` verb: the mount, pinned by its ID and the fingerprint of
+ * its line, in the namespace, entered through one of its members as the scan saw them (PID and
+ * start time; a PID reused since is refused by the helper).
+ */
 export interface UnmountOrder {
-  /** The PID through which the namespace is entered (its mountinfo was read via this PID) */
-  pid: number;
+  /** Inode of the holder's mount namespace */
+  namespace: number;
+  /** Members to enter it through, in order; the first is the one whose mountinfo was read */
+  members: OrderMember[];
   mountId: number;
-  /** Raw (escaped) mount point as that PID sees it */
+  /** Raw (escaped) mount point as those members see it */
   mountPoint: string;
-  /**
-   * FNV-1a of the whole mountinfo line seen at scan time: the helper refuses the order when the
-   * mount at that ID and point is no longer that very line (mount IDs are reused by the kernel).
-   */
-  fingerprint?: string;
+  /** FNV-1a of the whole mountinfo line seen at scan time (mount IDs are reused by the kernel) */
+  fingerprint: string;
 }
 
 export interface Explanation {
@@ -137,6 +140,8 @@ export interface ScanReport {
     /** --deep: processes whose cwd/root/exe/fds could not be checked */
     notDeepChecked: number;
     pinnedRecords: number;
+    /** Mounts that look like Docker's by their paths but are not the daemon's (ignored) */
+    lookAlikes: number;
     bySeverity: Record<Severity, number>;
   };
   skipped: SkippedProcess[];

@@ -4,8 +4,8 @@
  * or a plain host process.
  */
 import type { ProcessRecord } from "../helper/protocol.js";
-import { type ContainerRuntime, ownerFromCgroup } from "./cgroup.js";
-import type { ContainerInfo } from "./inventory.js";
+import { type ContainerRuntime, ownerFromCgroup, parseCgroupLine } from "./cgroup.js";
+import type { ContainerInfo, DaemonFacts, Inventory } from "./inventory.js";
 import type { ResourceIndex } from "./resources.js";
 
 export interface HolderProcess {
@@ -43,7 +43,15 @@ export type HolderOwner =
       runtime: ContainerRuntime;
     }
   | { kind: "unit"; unit: string; manager: "system" | "user" }
-  | { kind: "process" };
+  | {
+      kind: "process";
+      /**
+       * A container of this daemon that the process's cgroup names but that could not be
+       * confirmed (its cgroup is not where this daemon puts that container's processes, or the
+       * process does not descend from the container's init): a claim, never acted on.
+       */
+      claimedContainer?: string;
+    };
 
 export interface Holder {
   /** Inode of the holding mount namespace */
@@ -79,15 +87,54 @@ export function namespaceLeader(
   return pick(roots) ?? pick(members);
 }
 
+/** Slices nest by name in systemd: "a-b-c.slice" lives at a.slice/a-b.slice/a-b-c.slice. */
+export function expandSlice(slice: string): string {
+  if (!slice.endsWith(".slice")) return slice;
+  const name = slice.slice(0, -".slice".length);
+  if (name === "-" || name === "") return "";
+  const parts = name.split("-");
+  return parts.map((_, i) => `${parts.slice(0, i + 1).join("-")}.slice`).join("/");
+}
+
+/**
+ * Where this daemon puts a container's processes: `<cgroup-parent>/<id>` with the cgroupfs
+ * driver (default parent /docker), `/<slice>/docker-<id>.scope` with the systemd driver
+ * (default system.slice). A rootless daemon's tree lies below its user's manager, so only the
+ * end of the path is known.
+ */
+export function expectedCgroupPath(c: ContainerInfo, daemon: DaemonFacts): { path: string; suffixOnly: boolean } {
+  const rootless = daemon.securityOptions.some((o) => o === "name=rootless" || o.startsWith("name=rootless,"));
+  if (daemon.cgroupDriver === "systemd") {
+    const parent = c.cgroupParent || (rootless ? "user.slice" : "system.slice");
+    const slices = parent.endsWith(".slice") ? expandSlice(parent) : parent.replace(/^\/+|\/+$/g, "");
+    return { path: `/${slices ? `${slices}/` : ""}docker-${c.id}.scope`, suffixOnly: rootless };
+  }
+  const parent = (c.cgroupParent || "/docker").replace(/\/+$/, "");
+  return { path: `${parent.startsWith("/") ? "" : "/"}${parent}/${c.id}`, suffixOnly: rootless };
+}
+
+/** Whether one of these cgroup lines puts the process at or below `expected`. */
+function inCgroup(lines: readonly string[], expected: { path: string; suffixOnly: boolean }): boolean {
+  return lines.some((text) => {
+    const line = parseCgroupLine(text);
+    if (!line) return false;
+    if (expected.suffixOnly) return line.path.endsWith(expected.path) || line.path.includes(`${expected.path}/`);
+    return line.path === expected.path || line.path.startsWith(`${expected.path}/`);
+  });
+}
+
 export class HolderAttribution {
   private readonly mainNamespaceOf = new Map<string, number>();
   private readonly podsByUid = new Map<string, ContainerInfo>();
+  private readonly daemon: DaemonFacts;
 
   constructor(
     private readonly index: ResourceIndex,
     private readonly processes: ReadonlyMap<number, ProcessRecord>,
-    containers: readonly ContainerInfo[],
+    inventory: Pick<Inventory, "daemon" | "containers">,
   ) {
+    this.daemon = inventory.daemon;
+    const containers = inventory.containers;
     for (const c of containers) {
       const init = c.pid > 0 ? processes.get(c.pid) : undefined;
       if (init) this.mainNamespaceOf.set(c.id, init.mntns);
@@ -132,12 +179,38 @@ export class HolderAttribution {
     };
   }
 
+  /**
+   * A second fact besides the cgroup that ties the process to the container: it descends from
+   * the container's init (or from the runtime shim that started the init and every `docker
+   * exec`), or it is in the init's mount namespace. Process trees and namespaces come from the
+   * kernel; an unprivileged user cannot graft a process into them.
+   */
+  private descendsFrom(p: ProcessRecord, c: ContainerInfo): boolean {
+    const init = c.pid > 0 ? this.processes.get(c.pid) : undefined;
+    if (!init) return false;
+    const shim = init.ppid > 1 ? init.ppid : null;
+    let cur: ProcessRecord | undefined = p;
+    for (let steps = 0; cur && steps < 4096; steps++) {
+      if (cur.pid === init.pid || (shim !== null && cur.pid === shim)) return true;
+      if (cur.ppid <= 0 || cur.ppid === cur.pid) break;
+      cur = this.processes.get(cur.ppid);
+    }
+    return this.mainNamespaceOf.get(c.id) === p.mntns;
+  }
+
+  /** Whether this daemon's container `c` provably owns process `p`: its cgroup layout and its process tree agree. */
+  owns(c: ContainerInfo, p: ProcessRecord): boolean {
+    return inCgroup(p.cgroup, expectedCgroupPath(c, this.daemon)) && this.descendsFrom(p, c);
+  }
+
   private ownerOf(leader: ProcessRecord | null, mntns: number): HolderOwner {
     if (!leader) return { kind: "process" };
     const cg = ownerFromCgroup(leader.cgroup);
     switch (cg.kind) {
       case "container": {
-        const known = cg.containerIds.map((id) => this.index.container(id)).find((c) => c !== undefined);
+        const claimed = cg.containerIds.map((id) => this.index.container(id)).find((c) => c !== undefined);
+        if (claimed && !this.owns(claimed, leader)) return { kind: "process", claimedContainer: claimed.id };
+        const known = claimed;
         const podUid = cg.podUid ?? known?.labels[POD_UID] ?? null;
         if (podUid !== null) return this.pod(podUid, known ?? null, known?.id ?? cg.containerId, cg.runtime);
         if (known) {

@@ -1,5 +1,5 @@
 /**
- * What the daemon tells us, mapped from the Docker API into plain data (src/docker/inventory.ts
+ * What the daemon tells us, mapped from the Docker API into plain data (src/docker/map-inspect.ts
  * does the mapping). The leak model works on these types only, so it can be unit-tested on
  * recorded fixtures without a daemon.
  */
@@ -60,6 +60,8 @@ export interface ContainerInfo {
   networkMode: string;
   /** HostConfig.PidMode */
   pidMode: string;
+  /** HostConfig.CgroupParent ("" for the daemon's default) */
+  cgroupParent?: string;
   mounts: ContainerMount[];
   /** HostConfig.VolumesFrom entries: "name-or-id[:ro|rw]" */
   volumesFrom: string[];

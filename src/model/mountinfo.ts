@@ -8,7 +8,8 @@
  * mount point (relative to the reading process's root), mount options, zero or more optional
  * fields, a "-" separator, filesystem type, source, super options. The kernel escapes space,
  * tab, newline and backslash in paths as \040 \011 \012 \134; the helper also escapes every
- * byte >= 0x80 that way, so lines arrive as ASCII and decode as octal → bytes → UTF-8.
+ * other control byte and every byte >= 0x7f that way, so lines arrive as printable ASCII and
+ * decode as octal → bytes → UTF-8.
  */
 
 export interface Propagation {
@@ -30,6 +31,8 @@ export interface MountinfoEntry {
   dev: string;
   /** Root of the mount within its filesystem, decoded */
   root: string;
+  /** Root exactly as the kernel printed it (escaped): exact, for comparing places */
+  rootRaw: string;
   /** Mount point, decoded */
   mountPoint: string;
   /** Mount point exactly as the kernel printed it (escaped): what umount orders carry */
@@ -84,16 +87,15 @@ export function decodeMountinfoPath(raw: string): string {
 }
 
 /**
- * The escaped form of a path as it appears in a helper mountinfo line (space, tab, newline,
- * backslash and every byte >= 0x80 as \NNN), for substring filters and umount orders.
+ * The escaped form of a path as it appears in a helper mountinfo line (every byte <= 0x20,
+ * backslash and every byte >= 0x7f as \NNN), for substring filters, umount orders and exact
+ * comparisons with what the helper reported.
  */
 export function escapeMountinfoPath(path: string): string {
+  if (/^[\x21-\x5b\x5d-\x7e]*$/.test(path)) return path;
   let out = "";
   for (const b of utf8Encoder.encode(path)) {
-    out +=
-      b === 0x20 || b === 0x09 || b === 0x0a || b === 0x5c || b >= 0x80
-        ? `\\${b.toString(8).padStart(3, "0")}`
-        : String.fromCharCode(b);
+    out += b <= 0x20 || b === 0x5c || b >= 0x7f ? `\\${b.toString(8).padStart(3, "0")}` : String.fromCharCode(b);
   }
   return out;
 }
@@ -178,6 +180,7 @@ export function parseMountinfoLine(line: string): MountinfoEntry {
     minor,
     dev: `${major}:${minor}`,
     root: decodeMountinfoPath(rootRaw),
+    rootRaw,
     mountPoint: decodeMountinfoPath(mountPointRaw),
     mountPointRaw,
     mountOptions: splitOptions(optionsText),

@@ -4,6 +4,7 @@
  * identified as the target's own resources are ever ordered.
  */
 import { holderPhrase } from "./explain.js";
+import type { UmountResultRecord } from "../helper/protocol.js";
 import type { Finding, UnmountOrder } from "./findings.js";
 
 export interface PlannedUnmount {
@@ -55,3 +56,63 @@ export function findingsAtOrBelow(findings: readonly Finding[], path: string): F
 export function describeFinding(f: Finding): string {
   return `${f.resource.kind} held by ${holderPhrase(f.holder)} (mount ${f.mount?.mountId ?? "-"} in mnt:[${f.holder.namespace}])`;
 }
+
+// ------------------------------------------------------------------------------------------
+// What a removal did (or, in a dry run, would do): the data its renderings are made from
+
+/** One unmount order as planned or done, with whom it concerns (for the plan table and JSON). */
+export interface OrderReport {
+  finding: Finding;
+  /** The helper's answer (real runs); null in a plan */
+  result: UmountResultRecord | null;
+}
+
+export type TargetStatus =
+  /** Removed (with its leaked mounts released, when there were any) */
+  | "removed"
+  /** Dry run: the real run would remove it (releasing `orders` first) */
+  | "would-remove"
+  /** Mounts of it are held elsewhere and were not (or could not all be) released */
+  | "held"
+  /** Not touched: running without -f, a volume in use, or refused by the daemon */
+  | "refused";
+
+export interface TargetReport {
+  /** What the user typed */
+  ref: string;
+  kind: "container" | "volume";
+  /** The container's full ID; null for volumes */
+  id: string | null;
+  name: string;
+  status: TargetStatus;
+  /** Whether this run stopped it (-f); in a dry run, whether the real run would */
+  stopped: boolean;
+  /** Held: whether the target itself is gone (held copies may outlive it) */
+  removed: boolean;
+  /** Unmounts ordered for it (done, or planned in a dry run) */
+  orders: OrderReport[];
+  /** Mounts released in holders' namespaces */
+  released: number;
+  /**
+   * Locked mounts of user-namespace holders that could not be unmounted but went when the
+   * removal deleted their mount point in the daemon's namespace (the kernel then detaches every
+   * copy of it)
+   */
+  detached: number;
+  /** Held: its mounts still held elsewhere */
+  remaining: Finding[];
+  /** Why something failed, one line each */
+  failures: string[];
+  /** Refused: why */
+  reason: string | null;
+}
+
+export interface RemovalReport {
+  kind: "container" | "volume";
+  dryRun: boolean;
+  forceUnmount: boolean;
+  targets: TargetReport[];
+  /** From the scans and the daemon's support check */
+  warnings: string[];
+}
+

@@ -1,17 +1,31 @@
 /**
- * Which container or volume a mount belongs to. Everything is derived from the daemon's real
- * root (DaemonFacts.rootDir) and the inventory; no path is hard-coded.
+ * Which container or volume a mount belongs to, proven from facts the kernel and the daemon
+ * give, never from the shape of a path string.
  *
- * A copy of a mount can appear at another mount point than the original: a container that binds
- * the host's / at /rootfs sees the daemon's `/var/lib/docker/…/shm` at
- * `/rootfs/var/lib/docker/…/shm`. Host paths therefore match a mount point as a *suffix* (at a
- * path boundary); the paths compared are distinctive (they contain 64-hex IDs, layer hashes or
- * volume names), so a suffix cannot match by accident. Likewise the mountinfo *root* field is
- * relative to the filesystem, which may be mounted at /var/lib/docker itself, so
- * `/containers/<id>/hosts` and `/var/lib/docker/containers/<id>/hosts` name the same file.
+ * The daemon's records (DockerRootDir, each container's GraphDriver data, ID and SandboxKey,
+ * each volume's Mountpoint) name paths in the daemon's mount namespace. Each path is resolved
+ * against the daemon's own mount table into a *place*: the device of the filesystem it lies on
+ * and its path within that filesystem (mount-table.ts). A mount in any namespace is then a
+ * resource when:
+ *
+ * - it is attached at a resource's place (the daemon's own mount, or a copy of it in another
+ *   namespace, seen at whatever mount point: a copy under a container's `/rootfs` bind has the
+ *   same place). Places inside the daemon's `containers/<id>/` directory name that container's
+ *   shm and other mounts; places below a volume's `_data` are mounts below the volume;
+ * - or its content is the resource's: a bind whose device and root field lie in a container's
+ *   directory or a volume's `_data` on the daemon's filesystem, or any mount of a filesystem
+ *   (superblock) that is exclusively a resource's — the daemon's own mount of it, or a copy
+ *   proven by its place, has root "/" and no other use of that device is in the daemon's table.
+ *
+ * A look-alike (a mount a user made at `/tmp/x/var/lib/docker/volumes/v/_data/y`, a FUSE
+ * filesystem whose paths mimic Docker's) has neither the place nor the device and is never a
+ * resource; it is counted in the scan's warnings. Volume names come from the daemon only; a
+ * container ID comes from the daemon, or, for a container the daemon no longer lists, from a
+ * place inside the daemon's own containers directory (which only root can write).
  */
 import type { ContainerInfo, ContainerStatus, Inventory, VolumeInfo } from "./inventory.js";
-import { type MountinfoEntry, superOption } from "./mountinfo.js";
+import { type MountTable, type Place, placeKey, relativeRaw } from "./mount-table.js";
+import { decodeMountinfoPath, escapeMountinfoPath, type MountinfoEntry } from "./mountinfo.js";
 
 export type ContainerResourceKind =
   /** overlay2 merged dir, devicemapper mnt/<hash>, zfs/btrfs … mount of the container's filesystem */
@@ -61,102 +75,269 @@ export function isActive(status: TargetStatus): boolean {
   return status === "running" || status === "paused" || status === "restarting";
 }
 
-/** /var/run is a symlink to /run on every current distribution; mountinfo shows /run. */
+/**
+ * The daemon reports some paths through /var/run, a symlink to /run on every distribution it
+ * supports; mountinfo shows where the kernel put them, /run. Also folds repeated and trailing
+ * slashes. Applied to the daemon's records only, never to what a mount table says.
+ */
 export function normalizeHostPath(path: string): string {
   let p = path.length > 1 ? path.replace(/\/+$/, "") : path;
   p = p.replace(/\/{2,}/g, "/");
   return p === "/var/run" || p.startsWith("/var/run/") ? p.slice(4) : p;
 }
 
-/** Does this mount point show `hostPath` (itself, or seen through a bind of one of its parents)? */
-export function showsHostPath(mountPoint: string, hostPath: string): boolean {
-  const mp = normalizeHostPath(mountPoint);
-  const host = normalizeHostPath(hostPath);
-  return mp === host || (host.startsWith("/") && host !== "/" && mp.endsWith(host));
-}
+const HEX64 = /^[0-9a-f]{64}$/;
 
-/** Is `path` equal to or below `dir`, with the same suffix tolerance as showsHostPath? */
-function withinHostPath(path: string, dir: string): { rest: string } | null {
-  const p = normalizeHostPath(path);
-  const d = normalizeHostPath(dir);
-  if (showsHostPath(p, d)) return { rest: "" };
-  const idx = p.lastIndexOf(`${d}/`);
-  if (idx === -1) return null;
-  return { rest: p.slice(idx + d.length + 1) };
-}
+/** What identify() says about a mount. */
+export type Identification =
+  | { resource: Resource; by: "place" | "content" }
+  /** a resource of one of docker leak's own helper containers: never a finding */
+  | { ignored: true }
+  | null;
 
-/** Last two path components: a cheap key for suffix matches on distinctive paths. */
-function tailKey(path: string): string {
-  const parts = normalizeHostPath(path).split("/");
-  return parts.slice(-2).join("/");
+interface ContentAnchor {
+  resource: (rel: string) => Resource | "ignored" | null;
 }
-
-class SuffixIndex<T> {
-  private readonly byTail = new Map<string, Array<[string, T]>>();
-  add(path: string, value: T): void {
-    if (!path) return;
-    const key = tailKey(path);
-    const list = this.byTail.get(key) ?? [];
-    list.push([normalizeHostPath(path), value]);
-    this.byTail.set(key, list);
-  }
-  find(mountPoint: string): T | undefined {
-    for (const [path, value] of this.byTail.get(tailKey(mountPoint)) ?? []) {
-      if (showsHostPath(mountPoint, path)) return value;
-    }
-    return undefined;
-  }
-}
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
- * Container and volume lookups built once from the inventory, and the identification of
- * mountinfo entries and pinned-file paths.
+ * The anchors of every resource, built once from the inventory and the daemon's mount table.
+ * Lookups are by exact key or by walking the ancestors of one path: linear in the mounts.
  */
 export class ResourceIndex {
   readonly rootDir: string;
   private readonly containers = new Map<string, ContainerInfo>();
   private readonly containersByName = new Map<string, ContainerInfo>();
   private readonly volumes = new Map<string, VolumeInfo>();
-  private readonly upperDirs = new Map<string, string>();
-  private readonly rootfsPaths = new SuffixIndex<string>();
-  private readonly devicemapperSources = new Map<string, string>();
-  private readonly sandboxes = new Map<string, string>();
-  private readonly volumePaths = new SuffixIndex<string>();
-  /** Volumes whose mountpoint is not <root>/volumes/<name>/_data (plugins) */
-  private readonly externalVolumes: VolumeInfo[] = [];
-  private readonly containerPath: RegExp;
-  private readonly volumeDataPath: RegExp;
-  private readonly volumeRoot = /^(.*)\/volumes\/([^/]+)\/_data(?:\/(.*))?$/;
-  private readonly containerRoot = /^(.*)\/containers\/([0-9a-f]{64})\/(.+)$/;
+  private readonly helpers: ReadonlySet<string>;
+  /** Something attached at this place is this resource. */
+  private readonly at = new Map<string, Resource | "ignored">();
+  /** Something attached below this place (not at it) belongs to this anchor. */
+  private readonly below = new Map<string, ContentAnchor>();
+  /** A mount whose (device, root) lies at or below this place shows this anchor's content. */
+  private readonly content = new Map<string, ContentAnchor>();
+  /** Filesystems that are exclusively one resource: any mount of that device is it. */
+  private readonly superblocks = new Map<string, Resource | "ignored">();
+  private readonly contested = new Set<string>();
+  /** Devices used by mounts of the daemon's table, with how many resources claim them */
+  private readonly daemonDevices = new Set<string>();
+  /** Host paths of resources, for recognising look-alikes by their strings (warnings only). */
+  private readonly lookAlikeSuffixes: string[] = [];
+  /** Whether the daemon's table could place the daemon's paths at all. */
+  readonly anchored: boolean;
 
-  constructor(private readonly inventory: Inventory) {
+  constructor(
+    private readonly inventory: Inventory,
+    daemonTable: MountTable | null,
+    helperContainers: ReadonlySet<string> = new Set(),
+  ) {
     this.rootDir = normalizeHostPath(inventory.daemon.rootDir || "/var/lib/docker");
-    const root = escapeRegExp(this.rootDir);
-    this.containerPath = new RegExp(`${root}/containers/([0-9a-f]{64})/(mounts/[^/]+|shm)$`);
-    this.volumeDataPath = new RegExp(`${root}/volumes/([^/]+)/_data(?:/(.+))?$`);
+    this.helpers = helperContainers;
     for (const c of inventory.containers) {
       this.containers.set(c.id, c);
       this.containersByName.set(c.name, c);
-      const data = c.graphDriver.data;
-      if (data.UpperDir) this.upperDirs.set(normalizeHostPath(data.UpperDir), c.id);
-      if (data.MergedDir) this.rootfsPaths.add(data.MergedDir, c.id);
-      if (data.Mountpoint) this.rootfsPaths.add(data.Mountpoint, c.id);
-      if (data.DeviceName) {
-        const hash = data.DeviceName.slice(data.DeviceName.lastIndexOf("-") + 1);
-        this.rootfsPaths.add(`${this.rootDir}/devicemapper/mnt/${hash}`, c.id);
-        this.rootfsPaths.add(`${this.rootDir}/devicemapper/mnt/${hash}/rootfs`, c.id);
-        this.devicemapperSources.set(`/dev/mapper/${data.DeviceName}`, c.id);
+    }
+    for (const v of inventory.volumes) this.volumes.set(v.name, v);
+    this.anchored = daemonTable !== null && daemonTable.resolve(escapeMountinfoPath(this.rootDir)) !== null;
+    if (daemonTable && this.anchored) this.anchor(daemonTable);
+  }
+
+  private placeOf(table: MountTable, hostPath: string): Place | null {
+    return table.resolve(escapeMountinfoPath(normalizeHostPath(hostPath)));
+  }
+
+  private anchor(table: MountTable): void {
+    for (const e of table.entries) this.daemonDevices.add(e.dev);
+    const sandboxUse = new Map<string, number>();
+    for (const c of this.inventory.containers) {
+      const key = normalizeHostPath(c.sandboxKey);
+      if (key) sandboxUse.set(key, (sandboxUse.get(key) ?? 0) + 1);
+    }
+    for (const c of this.inventory.containers) {
+      const ignored = this.helpers.has(c.id);
+      const mark = (r: Resource): Resource | "ignored" => (ignored ? "ignored" : r);
+      const rootfs = this.rootfsPath(c.id);
+      for (const path of this.rootfsCandidates(c)) {
+        const place = this.placeOf(table, path);
+        if (place) this.at.set(placeKey(place), mark({ kind: "rootfs", containerId: c.id, path: rootfs }));
+        this.lookAlikeSuffixes.push(normalizeHostPath(path));
       }
-      if (c.sandboxKey) this.sandboxes.set(c.sandboxKey.slice(c.sandboxKey.lastIndexOf("/") + 1), c.id);
+      // Docker's own network namespace files are exclusive to one container; host networking
+      // shares Docker's `netns/default` with every such container (and with the helper).
+      const key = normalizeHostPath(c.sandboxKey);
+      const exclusive =
+        key !== "" &&
+        c.networkMode !== "host" &&
+        !c.networkMode.startsWith("container:") &&
+        (sandboxUse.get(key) ?? 0) === 1;
+      if (exclusive) {
+        const place = this.placeOf(table, key);
+        if (place) this.at.set(placeKey(place), mark({ kind: "netns", containerId: c.id, path: key }));
+        this.lookAlikeSuffixes.push(key);
+      }
     }
-    for (const v of inventory.volumes) {
-      this.volumes.set(v.name, v);
+
+    // Everything attached inside the daemon's containers directory belongs to the container
+    // whose directory it is; binds of files from there are that container's files.
+    const containersDir = `${this.rootDir}/containers`;
+    const dirPlace = this.placeOf(table, `${containersDir}/x`);
+    if (dirPlace) {
+      const base: Place = { dev: dirPlace.dev, path: dirPlace.path.slice(0, dirPlace.path.lastIndexOf("/")) || "/" };
+      const byRel = (rel: string): Resource | "ignored" | null => {
+        const slash = rel.indexOf("/");
+        const id = slash === -1 ? rel : rel.slice(0, slash);
+        const rest = slash === -1 ? "" : rel.slice(slash + 1);
+        if (!HEX64.test(id) || rest === "") return null;
+        if (this.helpers.has(id)) return "ignored";
+        const path = `${containersDir}/${id}/${decodeMountinfoPath(rest)}`;
+        if (rest === "mounts/shm" || rest === "shm") return { kind: "shm", containerId: id, path };
+        if (/^mounts\/[^/]+$/.test(rest)) return { kind: "container-mount", containerId: id, path };
+        return { kind: "container-file", containerId: id, path };
+      };
+      this.below.set(placeKey(base), { resource: byRel });
+      this.content.set(placeKey(base), { resource: byRel });
+      this.lookAlikeSuffixes.push(containersDir);
+    }
+
+    for (const v of this.inventory.volumes) {
       if (!v.mountpoint) continue;
-      this.volumePaths.add(v.mountpoint, v.name);
-      if (!this.volumeDataPath.test(normalizeHostPath(v.mountpoint))) this.externalVolumes.push(v);
+      const data = normalizeHostPath(v.mountpoint);
+      const place = this.placeOf(table, data);
+      if (!place) continue;
+      const volume: Resource = { kind: "volume", volumeName: v.name, path: data };
+      const sub = (rel: string): Resource => ({
+        kind: "volume-submount",
+        volumeName: v.name,
+        path: `${data}/${decodeMountinfoPath(rel)}`,
+      });
+      this.at.set(placeKey(place), volume);
+      this.below.set(placeKey(place), { resource: sub });
+      // Binds of the volume's directory (or below) in containers: only where the directory is
+      // Docker's own, inside its root; a plugin's or a bind-type volume's directory may be a
+      // host directory that other things bind for their own reasons.
+      if (data.startsWith(`${this.rootDir}/`)) {
+        this.content.set(placeKey(place), { resource: () => volume });
+      }
+      this.lookAlikeSuffixes.push(data);
     }
+
+    // Filesystems mounted at a resource's place in the daemon's table, with root "/", used for
+    // nothing else there: every mount of that device anywhere is that resource.
+    const claims = new Map<string, Resource | "ignored" | null>();
+    for (const e of table.entries) {
+      const place = table.place(e);
+      const r = place ? this.at.get(placeKey(place)) : undefined;
+      if (r === undefined) continue;
+      const key = e.fstype === "nsfs" || e.fstype === "proc" ? `${e.dev}\0${e.rootRaw}` : e.dev;
+      if (e.rootRaw !== "/" && key === e.dev) continue;
+      const prev = claims.get(key);
+      claims.set(key, prev === undefined || (prev !== null && sameResource(prev, r)) ? r : null);
+    }
+    for (const e of table.entries) {
+      // Another use of a claimed device in the daemon's table (other than mounts on top of or
+      // inside the resource itself): not exclusive.
+      const claim = claims.get(e.dev);
+      if (claim === undefined || claim === null) continue;
+      const place = table.place(e);
+      const r = place ? this.at.get(placeKey(place)) : undefined;
+      if (r === undefined || !sameResource(r, claim)) claims.set(e.dev, null);
+    }
+    for (const [key, r] of claims) if (r !== null) this.superblocks.set(key, r);
+    // A device volume's filesystem: what is attached inside it is below the volume.
+    for (const [key, r] of this.superblocks) {
+      if (r !== "ignored" && r.kind === "volume" && !key.includes("\0")) {
+        const volume = r;
+        this.below.set(placeKey({ dev: key, path: "/" }), {
+          resource: (rel) => ({ kind: "volume-submount", volumeName: volume.volumeName, path: `${volume.path}/${decodeMountinfoPath(rel)}` }),
+        });
+      }
+    }
+  }
+
+  /**
+   * Learns filesystems that are exclusively a resource from copies proven by their place (a
+   * leaked shm whose original the daemon has already unmounted: its binds elsewhere carry the
+   * same device). Call with every namespace's mounts after identifying them by place.
+   */
+  learnSuperblock(entry: MountinfoEntry, resource: Resource): void {
+    if (entry.rootRaw !== "/" || entry.fstype === "nsfs" || this.daemonDevices.has(entry.dev)) return;
+    if (resource.kind === "container-file" || resource.kind === "volume-submount") return;
+    if (this.contested.has(entry.dev)) return;
+    const prev = this.superblocks.get(entry.dev);
+    if (prev === undefined) this.superblocks.set(entry.dev, resource);
+    else if (!sameResource(prev, resource)) {
+      // Two resources' places hold the same filesystem: it is neither's alone.
+      this.superblocks.delete(entry.dev);
+      this.contested.add(entry.dev);
+    }
+  }
+
+  /** The resource of a mount by its place alone (first pass). */
+  identifyByPlace(entry: MountinfoEntry, table: MountTable): Identification {
+    const place = table.place(entry);
+    if (!place) return null;
+    const exact = this.at.get(placeKey(place));
+    if (exact !== undefined) return exact === "ignored" ? { ignored: true } : { resource: exact, by: "place" };
+    const under = this.findAbove(this.below, place, false);
+    if (under) {
+      const r = under.anchor.resource(under.rel);
+      if (r === "ignored") return { ignored: true };
+      if (r) return { resource: r, by: "place" };
+    }
+    return null;
+  }
+
+  /** The resource of a mount by its place, else by its content (device and root). */
+  identify(entry: MountinfoEntry, table: MountTable): Identification {
+    const byPlace = this.identifyByPlace(entry, table);
+    if (byPlace) return byPlace;
+    const whole = this.superblocks.get(entry.dev) ?? this.superblocks.get(`${entry.dev}\0${entry.rootRaw}`);
+    if (whole !== undefined) return whole === "ignored" ? { ignored: true } : { resource: whole, by: "content" };
+    const inside = this.findAbove(this.content, { dev: entry.dev, path: entry.rootRaw }, true);
+    if (inside) {
+      const r = inside.anchor.resource(inside.rel);
+      if (r === "ignored") return { ignored: true };
+      if (r) return { resource: r, by: "content" };
+    }
+    return null;
+  }
+
+  /** The resource a filesystem exclusively is (for pinned files of detached mounts), by device. */
+  superblockResource(dev: string): Resource | undefined {
+    const r = this.superblocks.get(dev);
+    return r === undefined || r === "ignored" ? undefined : r;
+  }
+
+  /** The anchor at the nearest ancestor of `place` (or at it, when `orSelf`), with the rest of the path. */
+  private findAbove(
+    map: ReadonlyMap<string, ContentAnchor>,
+    place: Place,
+    orSelf: boolean,
+  ): { anchor: ContentAnchor; rel: string } | null {
+    if (map.size === 0 || !place.path.startsWith("/")) return null;
+    let dir = place.path;
+    if (orSelf) {
+      const self = map.get(placeKey(place));
+      if (self) return { anchor: self, rel: "" };
+    }
+    while (dir !== "/") {
+      const cut = dir.lastIndexOf("/");
+      dir = cut <= 0 ? "/" : dir.slice(0, cut);
+      const anchor = map.get(placeKey({ dev: place.dev, path: dir }));
+      if (anchor) {
+        const rel = relativeRaw(place.path, dir);
+        if (rel !== null && rel !== "") return { anchor, rel };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Whether a mount that is no resource looks like one by its strings: its mount point ends
+   * with, or lies below, a path of the daemon's. Only for warnings about look-alikes.
+   */
+  looksLikeResource(entry: MountinfoEntry): boolean {
+    const mp = entry.mountPoint;
+    return this.lookAlikeSuffixes.some((p) => mp.endsWith(p) || mp.includes(`${p}/`));
   }
 
   container(id: string): ContainerInfo | undefined {
@@ -165,6 +346,10 @@ export class ResourceIndex {
 
   volume(name: string): VolumeInfo | undefined {
     return this.volumes.get(name);
+  }
+
+  isHelper(id: string): boolean {
+    return this.helpers.has(id);
   }
 
   /** Resolves a reference the way docker does: full ID, name, or unique ID prefix. */
@@ -177,156 +362,33 @@ export class ResourceIndex {
     return matches.length === 1 ? matches[0] : undefined;
   }
 
-  /** The host path of a file under a container's directory. */
+  /** The host path of a container's directory. */
   containerDir(id: string): string {
     return `${this.rootDir}/containers/${id}`;
   }
 
-  /** What a mountinfo entry is, judged by its paths and options only (no device numbers). */
   /** The rootfs of the container whose overlay upper directory is `upperDir` (a host path). */
   rootfsByUpperDir(upperDir: string): Resource | null {
-    const id = this.upperDirs.get(normalizeHostPath(upperDir));
-    return id ? { kind: "rootfs", containerId: id, path: this.rootfsPath(id) } : null;
-  }
-
-  identify(entry: MountinfoEntry): Resource | null {
-    const mp = entry.mountPoint;
-
-    // Container filesystems: overlay by upperdir (unique per container, same in every view),
-    // devicemapper by its device, others by mount point.
-    const upper = superOption(entry, "upperdir");
-    if (upper !== null) {
-      const id = this.upperDirs.get(normalizeHostPath(upper));
-      if (id) return { kind: "rootfs", containerId: id, path: this.rootfsPath(id) };
-    }
-    const dm = this.devicemapperSources.get(entry.source);
-    if (dm && (entry.root === "/" || entry.root === "/rootfs"))
-      return { kind: "rootfs", containerId: dm, path: this.rootfsPath(dm) };
-    const rootfs = this.rootfsPaths.find(mp);
-    if (rootfs) return { kind: "rootfs", containerId: rootfs, path: this.rootfsPath(rootfs) };
-
-    // shm and other tmpfs under containers/<id>/ (the ID comes from the path, so this also
-    // names containers that are gone).
-    const cm = this.containerPath.exec(normalizeHostPath(mp));
-    if (cm?.[1] && cm[2]) {
-      const path = `${this.containerDir(cm[1])}/${cm[2]}`;
-      if (showsHostPath(mp, path)) {
-        const kind = cm[2] === "mounts/shm" || cm[2] === "shm" ? "shm" : "container-mount";
-        return { kind, containerId: cm[1], path };
-      }
-    }
-
-    // Network namespace files: nsfs (proc on kernels before 3.19) at <exec-root>/netns/<id>.
-    if (entry.fstype === "nsfs" || (entry.fstype === "proc" && entry.root.startsWith("net:"))) {
-      const slash = normalizeHostPath(mp).lastIndexOf("/");
-      const dir = normalizeHostPath(mp).slice(0, slash);
-      const id = this.sandboxes.get(normalizeHostPath(mp).slice(slash + 1));
-      if (id && dir.endsWith("/netns")) {
-        return {
-          kind: "netns",
-          containerId: id,
-          path: normalizeHostPath(this.containers.get(id)?.sandboxKey ?? mp),
-        };
-      }
-    }
-
-    // Volumes: the _data mount itself, or something below it.
-    const volume = this.volumePaths.find(mp);
-    if (volume) return { kind: "volume", volumeName: volume, path: this.volumePath(volume) };
-    const sub = this.volumeBelow(mp);
-    if (sub) return sub;
-
-    // Binds whose source lies in a container's directory or a volume: the root field.
-    return this.identifyByRoot(entry);
-  }
-
-  private identifyByRoot(entry: MountinfoEntry): Resource | null {
-    const root = entry.root;
-    if (root === "/" || !root.startsWith("/")) return null;
-    const cr = this.containerRoot.exec(root);
-    if (cr && cr[2] !== undefined && cr[3] !== undefined && this.rootDir.endsWith(cr[1] ?? "")) {
-      return { kind: "container-file", containerId: cr[2], path: `${this.containerDir(cr[2])}/${cr[3]}` };
-    }
-    const vr = this.volumeRoot.exec(root);
-    if (vr?.[2] && this.rootDir.endsWith(vr[1] ?? "") && this.volumes.has(vr[2])) {
-      return { kind: "volume", volumeName: vr[2], path: this.volumePath(vr[2]) };
-    }
-    for (const v of this.externalVolumes) {
-      const mp = normalizeHostPath(v.mountpoint);
-      if (root === mp || root.startsWith(`${mp}/`)) return { kind: "volume", volumeName: v.name, path: mp };
-    }
-    return null;
-  }
-
-  private volumeBelow(mountPoint: string): Resource | null {
-    const p = normalizeHostPath(mountPoint);
-    const m = this.volumeDataPath.exec(p);
-    if (m?.[1] && m[2]) {
-      const name = m[1];
-      const path = `${this.volumePath(name)}/${m[2]}`;
-      if (showsHostPath(p, path)) return { kind: "volume-submount", volumeName: name, path };
-    }
-    for (const v of this.externalVolumes) {
-      const below = withinHostPath(p, v.mountpoint);
-      if (below && below.rest !== "")
-        return {
-          kind: "volume-submount",
-          volumeName: v.name,
-          path: `${normalizeHostPath(v.mountpoint)}/${below.rest}`,
-        };
-    }
-    return null;
-  }
-
-  /**
-   * The container or volume an absolute file path lies in (for pinned files), or null. Only
-   * paths that still name a host location can be tied this way; a file on a detached mount is
-   * usually reported relative to that mount's root.
-   */
-  identifyPath(path: string): Resource | null {
-    if (!path.startsWith("/")) return null;
+    const want = normalizeHostPath(upperDir);
     for (const c of this.inventory.containers) {
-      for (const dir of [c.graphDriver.data.MergedDir, c.graphDriver.data.Mountpoint]) {
-        if (dir && withinHostPath(path, dir))
-          return { kind: "rootfs", containerId: c.id, path: this.rootfsPath(c.id) };
-      }
-    }
-    const p = normalizeHostPath(path);
-    const inContainer = new RegExp(`${escapeRegExp(this.rootDir)}/containers/([0-9a-f]{64})(?:/(.*))?$`).exec(
-      p,
-    );
-    if (inContainer?.[1]) {
-      const rest = inContainer[2] ?? "";
-      const shm = /^(mounts\/shm|shm)(\/|$)/.exec(rest);
-      const mount = /^(mounts\/[^/]+)(\/|$)/.exec(rest);
-      if (shm?.[1])
-        return {
-          kind: "shm",
-          containerId: inContainer[1],
-          path: `${this.containerDir(inContainer[1])}/${shm[1]}`,
-        };
-      if (mount?.[1])
-        return {
-          kind: "container-mount",
-          containerId: inContainer[1],
-          path: `${this.containerDir(inContainer[1])}/${mount[1]}`,
-        };
-      return {
-        kind: "container-file",
-        containerId: inContainer[1],
-        path: `${this.containerDir(inContainer[1])}/${rest}`,
-      };
-    }
-    for (const v of this.inventory.volumes) {
-      if (v.mountpoint && withinHostPath(path, v.mountpoint))
-        return { kind: "volume", volumeName: v.name, path: normalizeHostPath(v.mountpoint) };
-    }
-    const dm = new RegExp(`${escapeRegExp(this.rootDir)}/devicemapper/mnt/([0-9a-f]{64})(?:/|$)`).exec(p);
-    if (dm?.[1]) {
-      const c = this.inventory.containers.find((x) => x.graphDriver.data.DeviceName?.endsWith(`-${dm[1]}`));
-      if (c) return { kind: "rootfs", containerId: c.id, path: this.rootfsPath(c.id) };
+      if (this.helpers.has(c.id)) continue;
+      const upper = c.graphDriver.data.UpperDir;
+      if (upper && normalizeHostPath(upper) === want)
+        return { kind: "rootfs", containerId: c.id, path: this.rootfsPath(c.id) };
     }
     return null;
+  }
+
+  private rootfsCandidates(c: ContainerInfo): string[] {
+    const data = c.graphDriver.data;
+    const out: string[] = [];
+    if (data.MergedDir) out.push(data.MergedDir);
+    if (data.Mountpoint) out.push(data.Mountpoint);
+    if (data.DeviceName) {
+      const hash = data.DeviceName.slice(data.DeviceName.lastIndexOf("-") + 1);
+      out.push(`${this.rootDir}/devicemapper/mnt/${hash}`, `${this.rootDir}/devicemapper/mnt/${hash}/rootfs`);
+    }
+    return out;
   }
 
   /** The daemon's path of a container's filesystem mount. */
@@ -352,7 +414,7 @@ export class ResourceIndex {
   }
 }
 
-/** Is this a mount whose own filesystem is the resource (so its device number names it)? */
-export function isWholeFilesystem(entry: MountinfoEntry): boolean {
-  return entry.root === "/" && entry.fstype !== "nsfs" && entry.fstype !== "proc";
+function sameResource(a: Resource | "ignored", b: Resource | "ignored"): boolean {
+  if (a === "ignored" || b === "ignored") return a === b;
+  return a.kind === b.kind && a.path === b.path;
 }

@@ -5,7 +5,9 @@
 import type { ChalkInstance } from "chalk";
 import { holderPhrase, shortId } from "../model/explain.js";
 import { type Finding, isLeak, type ScanReport, SEVERITIES, type Severity } from "../model/findings.js";
+import { isFullId, isValidVolumeName } from "../model/names.js";
 import type { Target } from "../model/resources.js";
+import { escapeJsonText, escapeToWord } from "./escape.js";
 import { type Column, renderTable, truncateEnd, truncateMiddle } from "./table.js";
 
 export const SCAN_SCHEMA_VERSION = 1;
@@ -119,12 +121,28 @@ export function renderScanTable(view: ScanView, opts: TableOptions): string {
   return renderTable(columns, rows);
 }
 
-/** IDs of affected containers (short unless --no-trunc, like `docker ps -q`) and names of affected volumes. */
+/**
+ * IDs of affected containers (short unless --no-trunc, like `docker ps -q`) and names of affected
+ * volumes, one per line, for `$(…)` and xargs. A volume name (or, from a strange daemon, an ID)
+ * that Docker's rules would not accept is written with every character outside `[A-Za-z0-9_.-]`
+ * as `\xHH`/`\uHHHH` (UTF-16 code units): one visible word with no blank, quote or control
+ * character, which cannot split into, or be read as, the name of another volume.
+ */
 export function renderQuiet(view: ScanView, noTrunc: boolean): string {
   const seen = new Set<string>();
   const lines: string[] = [];
   for (const f of view.findings) {
-    const id = f.target.kind === "volume" ? f.target.name : noTrunc ? f.target.id : shortId(f.target.id);
+    const t = f.target;
+    const id =
+      t.kind === "volume"
+        ? isValidVolumeName(t.name)
+          ? t.name
+          : escapeToWord(t.name)
+        : isFullId(t.id)
+          ? noTrunc
+            ? t.id
+            : shortId(t.id)
+          : escapeToWord(t.id);
     if (!seen.has(id)) {
       seen.add(id);
       lines.push(id);
@@ -149,13 +167,14 @@ export function* renderScanJson(view: ScanView): Generator<string> {
     leaks: view.findings.some((f) => isLeak(f.severity)),
     summary: countBySeverity(view.findings),
   };
-  const headText = JSON.stringify(head);
+  // escapeJsonText: DEL, C1 controls, U+2028/2029 and bidi controls as \uXXXX (see escape.ts).
+  const headText = escapeJsonText(JSON.stringify(head));
   // Findings are serialised one by one (no second copy of the report in memory) and written in
   // chunks of about 64 KiB (one write per finding costs a system call each).
   let chunk = `${headText.slice(0, -1)},"findings":[`;
   let first = true;
   for (const f of view.findings) {
-    chunk += `${first ? "" : ","}${JSON.stringify(f)}`;
+    chunk += `${first ? "" : ","}${escapeJsonText(JSON.stringify(f))}`;
     first = false;
     if (chunk.length >= JSON_CHUNK) {
       yield chunk;
@@ -169,7 +188,7 @@ export function* renderScanJson(view: ScanView): Generator<string> {
     skipped: report.skipped,
     warnings: report.warnings,
   };
-  yield `],${JSON.stringify(tail).slice(1)}\n`;
+  yield `],${escapeJsonText(JSON.stringify(tail)).slice(1)}\n`;
 }
 
 function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {

@@ -1,14 +1,20 @@
-/** Column layout like docker's tabwriter output: upper-case headers, three spaces between columns. */
+/**
+ * Column layout like docker's tabwriter output: upper-case headers, three spaces between columns.
+ * Every cell is escaped for the terminal (escape.ts) before widths are measured, so that text from
+ * the scanned system can neither move the cursor nor forge rows, and escapes keep columns aligned.
+ */
+import { escapeForTerminal } from "./escape.js";
 
 export interface Column<Row> {
   header: string;
+  /** The cell's text, raw: renderTable escapes it. */
   value: (row: Row) => string;
   /** Colour applied after padding is computed (escape codes don't count). */
   paint?: (text: string, row: Row) => string;
 }
 
 export function renderTable<Row>(columns: readonly Column<Row>[], rows: readonly Row[]): string {
-  const cells = rows.map((row) => columns.map((c) => c.value(row)));
+  const cells = rows.map((row) => columns.map((c) => escapeForTerminal(c.value(row))));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i]!.length)));
   const line = (values: string[], row?: Row) =>
     values

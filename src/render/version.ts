@@ -1,7 +1,11 @@
-/** `docker leak version`: the plugin's version, the daemon's, and how the daemon was chosen. */
+/**
+ * `docker leak version`: the plugin's version, the daemon's, and how the daemon was chosen. The
+ * daemon's strings are escaped: for the terminal in the table, escapeJsonText in JSON.
+ */
 import type { DaemonVersion } from "../docker/client.js";
 import type { Endpoint } from "../docker/endpoint.js";
 import type { DaemonFacts } from "../model/inventory.js";
+import { escapeForTerminal, escapeJsonText } from "./escape.js";
 
 export function renderVersion(
   format: "table" | "json",
@@ -11,20 +15,22 @@ export function renderVersion(
   endpoint: Endpoint,
 ): string {
   if (format === "json") {
-    return `${JSON.stringify({
-      plugin: { version: pluginVersion },
-      server: {
-        version: version.version,
-        apiVersion: version.apiVersion,
-        minApiVersion: version.minApiVersion,
-        os: version.os,
-        arch: version.arch,
-        kernelVersion: version.kernelVersion,
-        rootDir: info.rootDir,
-        driver: info.driver,
-      },
-      endpoint: { host: endpoint.host, context: endpoint.context, source: endpoint.source },
-    })}\n`;
+    return `${escapeJsonText(
+      JSON.stringify({
+        plugin: { version: pluginVersion },
+        server: {
+          version: version.version,
+          apiVersion: version.apiVersion,
+          minApiVersion: version.minApiVersion,
+          os: version.os,
+          arch: version.arch,
+          kernelVersion: version.kernelVersion,
+          rootDir: info.rootDir,
+          driver: info.driver,
+        },
+        endpoint: { host: endpoint.host, context: endpoint.context, source: endpoint.source },
+      }),
+    )}\n`;
   }
   const rows: [string, string][] = [
     ["Version", version.version],
@@ -37,6 +43,6 @@ export function renderVersion(
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   let out = `docker leak version ${pluginVersion}\n\nServer:\n`;
-  for (const [k, v] of rows) out += ` ${`${k}:`.padEnd(width)}${v}\n`;
+  for (const [k, v] of rows) out += ` ${`${k}:`.padEnd(width)}${escapeForTerminal(v)}\n`;
   return out;
 }

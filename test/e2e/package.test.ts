@@ -97,7 +97,7 @@ describe("release forms", () => {
       ...HELPERS,
     ]) {
       if (!existsSync(f))
-        throw new Error(`${f} is missing: run node scripts/build.mjs && scripts/build-helper.sh`);
+        throw new Error(`${f} is missing: run scripts/build-helper.sh && node scripts/build.mjs`);
     }
     work = mkdtempSync(join(tmpdir(), "dlt-package-"));
     // Pack what is built (prepack would rebuild it).
@@ -327,7 +327,7 @@ describe("release forms", () => {
           },
         ),
       );
-      assert.equal(labels["io.docker-leak.version"], pkg.version);
+      assert.equal(labels["io.docker-leak.helper.image"], pkg.version);
       assert.equal(labels["io.docker-leak.helper.sha256"], sha256(HELPERS[0]!));
     });
   });

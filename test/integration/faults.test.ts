@@ -178,7 +178,8 @@ describe("a helper that crashes or is killed", () => {
       ]);
       writeFileSync(
         join(dir, "Dockerfile"),
-        'FROM scratch\nCOPY stand-in /stand-in\nENTRYPOINT ["/stand-in"]\n',
+        // At the helper's path: the plugin pins the entrypoint of its helper containers.
+        'FROM scratch\nCOPY stand-in /docker-leak-helper\nENTRYPOINT ["/docker-leak-helper"]\n',
       );
       const r = spawnSync("docker", ["build", "-q", "-t", tag, dir], {
         encoding: "utf8",
@@ -202,7 +203,7 @@ describe("a helper that crashes or is killed", () => {
       const before = helperContainers();
       const scanning = startScan(
         h.docker,
-        { image: { id: image, tag: image, built: false }, daemon: h.daemon },
+        { image: { id: image, tag: image, loaded: false }, daemon: h.daemon },
         { filters: [], deep: false },
       ).scan;
       scanning.catch(() => undefined);

@@ -47,7 +47,7 @@ function helpersCreatedDuring(run: () => void): string[] {
     "--filter",
     "event=create",
     "--filter",
-    "label=io.docker-leak.helper=1",
+    "label=io.docker-leak.helper",
     "--format",
     "{{.Actor.Attributes.name}}",
   ]);

@@ -30,9 +30,9 @@ export async function helperHarness(): Promise<HelperHarness> {
   return { docker, daemon, image: image.id };
 }
 
-/** IDs (short) of every helper container on the private daemon, in any state. */
+/** IDs (short) of every helper container on the private daemon, in any state (label of any value). */
 export function helperContainers(): string[] {
-  return dockerOk(["ps", "-aq", "--filter", `label=${LABEL_HELPER}=1`])
+  return dockerOk(["ps", "-aq", "--filter", `label=${LABEL_HELPER}`])
     .split("\n")
     .filter(Boolean);
 }
@@ -53,6 +53,7 @@ export async function runVerb(
     mode,
     args,
     daemon: h.daemon,
+    deep: args.includes("--deep"),
     onLine: (line) => records.push(JSON.parse(line)),
     ...extra,
   });

@@ -58,7 +58,7 @@ describe("daemon support", () => {
 });
 
 describe("helper HostConfig (never privileged, least capabilities)", () => {
-  it("scan: host PID and cgroup namespaces, no network, read-only, SYS_PTRACE + DAC_READ_SEARCH only", () => {
+  it("scan: host PID and cgroup namespaces, no network, read-only, SYS_PTRACE only", () => {
     // A daemon without seccomp: the helper gets an empty network namespace instead.
     const hc = helperHostConfig("scan", daemon({ securityOptions: ["name=cgroupns"] }));
     assert.equal(hc.Privileged, undefined);
@@ -67,12 +67,43 @@ describe("helper HostConfig (never privileged, least capabilities)", () => {
     assert.equal(hc.NetworkMode, "none");
     assert.equal(hc.ReadonlyRootfs, true);
     assert.deepEqual(hc.CapDrop, ["ALL"]);
-    assert.deepEqual(hc.CapAdd, ["SYS_PTRACE", "DAC_READ_SEARCH"]);
+    assert.deepEqual(hc.CapAdd, ["SYS_PTRACE"]);
     assert.deepEqual(hc.SecurityOpt, ["no-new-privileges"]);
     assert.equal(hc.UsernsMode, undefined);
   });
+  it("a deep scan alone also gets DAC_READ_SEARCH", () => {
+    assert.deepEqual(helperHostConfig("scan", daemon(), { deep: true }).CapAdd, [
+      "SYS_PTRACE",
+      "DAC_READ_SEARCH",
+    ]);
+    assert.deepEqual(helperHostConfig("scan", daemon(), { deep: false }).CapAdd, ["SYS_PTRACE"]);
+    // Only scans are deep: the option gives the other modes nothing.
+    assert.deepEqual(helperHostConfig("version", daemon(), { deep: true }).CapAdd, []);
+    assert.deepEqual(helperHostConfig("umount", daemon(), { deep: true }).CapAdd, [
+      "SYS_ADMIN",
+      "SYS_PTRACE",
+      "SYS_CHROOT",
+    ]);
+  });
   it("umount: SYS_ADMIN, SYS_PTRACE, SYS_CHROOT only", () => {
     assert.deepEqual(helperHostConfig("umount", daemon()).CapAdd, ["SYS_ADMIN", "SYS_PTRACE", "SYS_CHROOT"]);
+  });
+  it("every mode: at most 32 processes and 512 MiB of memory, no swap beyond it", () => {
+    for (const mode of ["scan", "umount", "version"] as const) {
+      const hc = helperHostConfig(mode, daemon());
+      assert.equal(hc.PidsLimit, 32, mode);
+      assert.equal(hc.Memory, 512 * 1024 * 1024, mode);
+      assert.equal(hc.MemorySwap, 512 * 1024 * 1024, mode);
+      assert.equal(hc.AutoRemove, true, mode);
+    }
+  });
+  it("SELinux daemons run the helper label=disable, others do not", () => {
+    const selinux = helperHostConfig("scan", daemon({ securityOptions: ["name=selinux", "name=seccomp"] }));
+    assert.ok((selinux.SecurityOpt as string[]).includes("label=disable"));
+    for (const options of [[], ["name=apparmor"], ["name=seccomp,profile=default"]]) {
+      const hc = helperHostConfig("umount", daemon({ securityOptions: options }));
+      assert.ok(!(hc.SecurityOpt as string[]).includes("label=disable"), options.join());
+    }
   });
   it("AppArmor daemons get apparmor=unconfined for the helper only", () => {
     const hc = helperHostConfig("scan", daemon({ securityOptions: ["name=apparmor"] }));

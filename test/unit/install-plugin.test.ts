@@ -3,8 +3,11 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
+  chownSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -249,16 +252,86 @@ describe("extractHelpers", () => {
     assert.match(dir, /\/cache1\/helpers-[0-9a-f]{16}$/);
     assert.deepEqual(readFileSync(join(dir, "docker-leak-helper-linux-amd64")), amd64);
     assert.equal(statSync(join(dir, "docker-leak-helper-linux-arm64")).mode & 0o777, 0o755);
+    assert.equal(statSync(root).mode & 0o777, 0o700, "a private cache root");
+    assert.equal(statSync(dir).mode & 0o777, 0o700, "a private helper directory");
     const ino = statSync(join(dir, "docker-leak-helper-linux-amd64")).ino;
     assert.equal(extractHelpers(assets(files), [root]), dir);
-    assert.equal(statSync(join(dir, "docker-leak-helper-linux-amd64")).ino, ino);
+    assert.equal(statSync(join(dir, "docker-leak-helper-linux-amd64")).ino, ino, "not rewritten");
   });
 
-  it("falls back to the next root when the first cannot be written", () => {
+  it("checks each file's SHA-256 on every use: a tampered file of the same size is replaced", () => {
+    const root = join(tmp, "cache-tampered");
+    const dir = extractHelpers(assets(files), [root]);
+    const path = join(dir, "docker-leak-helper-linux-amd64");
+    const evil = Buffer.from(amd64);
+    evil[evil.length - 1] = (evil[evil.length - 1] ?? 0) ^ 0xff;
+    writeFileSync(path, evil);
+    assert.equal(statSync(path).size, amd64.length, "same size");
+    assert.equal(extractHelpers(assets(files), [root]), dir);
+    assert.deepEqual(readFileSync(path), amd64, "the asset's bytes again");
+    // A symlink in its place is replaced, not followed.
+    const target = join(tmp, "symlink-target");
+    writeFileSync(target, amd64);
+    rmSync(path);
+    symlinkSync(target, path);
+    extractHelpers(assets(files), [root]);
+    assert.ok(lstatSync(path).isFile(), "a regular file again");
+  });
+
+  it("refuses a cache root that is a symlink, and falls back to the next", () => {
+    const real = freshDir("real-cache");
+    const link = join(tmp, "link-cache");
+    symlinkSync(real, link);
+    const dir = extractHelpers(assets(files), [link, join(tmp, "cache-after-link")]);
+    assert.ok(dir.startsWith(join(tmp, "cache-after-link")), dir);
+    assert.deepEqual(readdirSync(real), [], "nothing written through the link");
+  });
+
+  it("refuses a helper directory that is a symlink inside a good root", () => {
+    const root = join(tmp, "cache-inner-link");
+    const first = extractHelpers(assets(files), [root]);
+    rmSync(first, { recursive: true });
+    const elsewhere = freshDir("inner-elsewhere");
+    symlinkSync(elsewhere, first);
+    const dir = extractHelpers(assets(files), [root, join(tmp, "cache-after-inner-link")]);
+    assert.ok(dir.startsWith(join(tmp, "cache-after-inner-link")), dir);
+    assert.deepEqual(readdirSync(elsewhere), []);
+  });
+
+  it("refuses a cache root owned by someone else, or writable by others", () => {
+    const foreign = freshDir("foreign-cache");
+    const open = freshDir("open-cache");
+    chmodSync(open, 0o777);
+    const uid = process.getuid?.() ?? 0;
+    // Owned by another user: as root, really; otherwise by asking for another uid.
+    if (uid === 0) chownSync(foreign, 65534, 65534);
+    const other = uid === 0 ? 0 : uid + 1;
+    const dir = extractHelpers(assets(files), [foreign, join(tmp, "cache-after-foreign")], {
+      ...(uid === 0 ? {} : { uid: other }),
+    });
+    if (uid === 0) assert.ok(dir.startsWith(join(tmp, "cache-after-foreign")), dir);
+    else assert.ok(!dir.startsWith(foreign), dir);
+    assert.deepEqual(readdirSync(foreign), []);
+    const dir2 = extractHelpers(assets(files), [open, join(tmp, "cache-after-open")]);
+    assert.ok(dir2.startsWith(join(tmp, "cache-after-open")), dir2);
+    assert.deepEqual(readdirSync(open), []);
+  });
+
+  it("with no usable root, a fresh private temporary directory each run (not a predictable one)", () => {
     const blocked = join(tmp, "blocked");
     writeFileSync(blocked, "a file where a directory should be");
-    const dir = extractHelpers(assets(files), [join(blocked, "docker-leak"), join(tmp, "cache2")]);
-    assert.ok(dir.startsWith(join(tmp, "cache2")));
+    const a = extractHelpers(assets(files), [join(blocked, "docker-leak")]);
+    const b = extractHelpers(assets(files), []);
+    assert.notEqual(a, b);
+    for (const dir of [a, b]) {
+      assert.ok(dir.startsWith(join(tmpdir(), "docker-leak-helpers-")), dir);
+      const st = lstatSync(dir);
+      assert.ok(st.isDirectory());
+      assert.equal(st.mode & 0o777, 0o700);
+      assert.equal(st.uid, process.getuid?.());
+      assert.deepEqual(readFileSync(join(dir, "docker-leak-helper-linux-arm64")), arm64);
+      rmSync(dir, { recursive: true }); // else removed at exit
+    }
   });
 
   it("refuses an embedded helper that does not match its digest", () => {
@@ -266,10 +339,9 @@ describe("extractHelpers", () => {
     assert.throws(() => extractHelpers(bad, [join(tmp, "cache3")]), /does not match/);
   });
 
-  it("caches under $XDG_CACHE_HOME, else ~/.cache, then the temp dir", () => {
-    assert.equal(cacheRoots({ XDG_CACHE_HOME: "/x" }, "/home/u", 1000)[0], "/x/docker-leak");
-    const roots = cacheRoots({}, "/home/u", 1000);
-    assert.equal(roots[0], "/home/u/.cache/docker-leak");
-    assert.equal(roots[1], join(tmpdir(), "docker-leak-1000"));
+  it("caches under $XDG_CACHE_HOME, else ~/.cache; no shared temporary directory", () => {
+    assert.deepEqual(cacheRoots({ XDG_CACHE_HOME: "/x" }, "/home/u"), ["/x/docker-leak"]);
+    assert.deepEqual(cacheRoots({}, "/home/u"), ["/home/u/.cache/docker-leak"]);
+    assert.deepEqual(cacheRoots({}, undefined), []);
   });
 });

@@ -11,7 +11,7 @@ import {
   scanSummary,
   scanView,
 } from "../../src/render/scan.js";
-import { truncateMiddle } from "../../src/render/table.js";
+import { renderTable, truncateMiddle } from "../../src/render/table.js";
 import { loadFixture } from "./fixtures.js";
 
 const plain = makeChalk(0);
@@ -79,5 +79,97 @@ describe("scan renderings (table, JSON, quiet) of one view", () => {
   it("truncateMiddle keeps both ends", () => {
     assert.equal(truncateMiddle("/var/lib/docker/containers/abc/mounts/shm", 20), "/var/li…c/mounts/shm");
     assert.equal(truncateMiddle("short", 20), "short");
+  });
+});
+
+/** A view of `name` whose first finding's holder, mount point and target carry hostile text. */
+function hostileView(name: string, comm: string, mountPoint: string) {
+  const view = viewOf(name);
+  const f = view.findings[0]!;
+  assert.ok(f.holder.leader && f.mount, "the fixture's first finding has a leader process and a mount");
+  f.holder.leader.comm = comm;
+  f.holder.leader.cmdline = [comm, "--evil\x1b]0;title\x07"];
+  f.mount.mountPoint = mountPoint;
+  return view;
+}
+
+const RAW_UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+
+describe("hostile text from the scanned system", () => {
+  const comm = "sl\x1b[2J\neep";
+  const mountPoint = "/tmp/x\x1b[31m\nFAKE ROW\u202e/containers/shm";
+
+  it("a holder comm with ESC[2J and a newline stays in its row, visibly escaped, columns aligned", () => {
+    const view = hostileView("shm-leaked-host", comm, mountPoint);
+    for (const noTrunc of [false, true]) {
+      const table = renderScanTable(view, { noTrunc, color: plain });
+      const lines = table.trimEnd().split("\n");
+      assert.equal(lines.length - 1, view.findings.length, "one row per finding: no forged rows");
+      assert.doesNotMatch(table, RAW_UNSAFE, "no raw control character anywhere");
+      const row = lines[1]!;
+      assert.ok(row.includes("PID ") && row.includes("(sl\\x1b[2J\\neep)"), row);
+      if (noTrunc) assert.ok(row.includes("/tmp/x\\x1b[31m\\nFAKE ROW\\u202e/containers/shm"), row);
+      // Every cell starts where its header does, on every row (the escapes count in the widths).
+      const header = lines[0]!;
+      const starts = ["STATE", "MOUNT", "SEVERITY", "HOLDER", "PIDS", "NAMESPACE", "CAUSE"].map((h) =>
+        header.indexOf(h),
+      );
+      for (const line of lines.slice(1)) {
+        for (const at of starts) {
+          assert.equal(line.slice(at - 3, at), "   ", `a column gap before ${at} in ${JSON.stringify(line)}`);
+          assert.notEqual(line[at], " ", `a cell starts at ${at} in ${JSON.stringify(line)}`);
+        }
+      }
+    }
+  });
+
+  it("the colour of a severity still paints the padded cell only", () => {
+    const view = hostileView("shm-leaked-host", comm, mountPoint);
+    const colored = renderScanTable(view, { noTrunc: false, color: makeChalk(1) });
+    const plainRows = renderScanTable(view, { noTrunc: false, color: plain });
+    assert.equal(colored.replace(/\x1b\[[0-9;]*m/g, ""), plainRows);
+    assert.ok(colored.includes("\x1b[31m"), "severity colour kept");
+  });
+
+  it("renderTable: cells lengthened by escapes keep the columns aligned", () => {
+    const rows = [
+      ["a", "x"],
+      ["\x1b\x1b", "y"],
+      ["\u202e", "z"],
+    ];
+    const out = renderTable(
+      [
+        { header: "A", value: (r: string[]) => r[0]! },
+        { header: "B", value: (r: string[]) => r[1]! },
+      ],
+      rows,
+    );
+    assert.equal(out, "A          B\na          x\n\\x1b\\x1b   y\n\\u202e     z\n");
+  });
+
+  it("JSON keeps the exact strings and shows no raw DEL, C1, separator or bidi character", () => {
+    const nasty = `${comm}\x7f\x85\x9b\u2028\u2029\u202e\u2066`;
+    const view = hostileView("shm-leaked-host", nasty, mountPoint);
+    view.report.warnings.push("bad line \x1b[2J\u2028");
+    const text = [...renderScanJson(view)].join("");
+    assert.doesNotMatch(text.trimEnd(), /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/);
+    const json = JSON.parse(text);
+    assert.equal(json.findings[0].holder.leader.comm, nasty);
+    assert.equal(json.findings[0].mount.mountPoint, mountPoint);
+    assert.deepEqual(json.warnings, ["bad line \x1b[2J\u2028"]);
+  });
+
+  it("-q: container IDs as hex; a volume name Docker would not accept as one escaped word", () => {
+    const view = viewOf("volume-leaked");
+    const f = view.findings.find((x) => x.target.kind === "volume")!;
+    assert.ok(f && f.target.kind === "volume");
+    const valid = renderQuiet(view, false);
+    assert.ok(valid.split("\n").includes(f.target.name), "a valid name is printed as it is");
+    for (const x of view.findings)
+      if (x.target.kind === "volume") x.target.name = "x important\n\x1b[2Jother";
+    const quiet = renderQuiet(view, false);
+    assert.doesNotMatch(quiet.trimEnd(), /[\s'"\x00-\x1f\x7f-\x9f]/, "no blank, quote or control within");
+    assert.ok(quiet.split("\n").includes("x\\x20important\\x0a\\x1b\\x5b2Jother"), quiet);
+    for (const line of quiet.trimEnd().split("\n")) assert.match(line, /^[A-Za-z0-9_.\\-]+$/);
   });
 });

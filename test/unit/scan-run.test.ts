@@ -9,6 +9,7 @@ const listed = (names: string[]): ContainerSummary => ({
   state: "running",
   created: 0,
   labels: {},
+  imageId: "sha256:x",
 });
 
 describe("names from the container list", () => {

@@ -1,10 +1,44 @@
 import { Command, Option } from "clipanion";
-import { ExitCode } from "../../errors.js";
-import { resolveContainer } from "../../model/targets.js";
+import { InterruptedRemoval, runRemoval } from "../../core/removal.js";
+import { UsageError } from "../../errors.js";
+import type { RemovalReport } from "../../model/removal.js";
+import { removalExitCode, renderRemovalJson, renderRemovalText } from "../../render/removal.js";
 import type { LeakContext } from "../context.js";
-import { Removal, type RemovalTarget } from "../removal.js";
-import { reportOutcomes } from "../removal-report.js";
-import { getHelper, startHelperLookup, takeInventory } from "../scan-run.js";
+import { coreDeps } from "../core-deps.js";
+import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
+
+/** Runs a removal and renders its report, also the partial one of an interrupted run. */
+export async function removeAndReport(
+  ctx: LeakContext,
+  opts: Parameters<typeof runRemoval>[1],
+  format: string,
+  timeout: string,
+): Promise<number> {
+  if (format !== "table" && format !== "json") {
+    throw new UsageError(`unknown --format "${format}": use table or json`);
+  }
+  const { deps, progress } = coreDeps(ctx, parseDuration(timeout, "--timeout"));
+  const show = (report: RemovalReport) => {
+    progress.done();
+    if (format === "json") ctx.stdout.write(renderRemovalJson(report));
+    else {
+      const out = renderRemovalText(report);
+      ctx.stdout.write(out.stdout);
+      ctx.stderr.write(out.stderr);
+    }
+  };
+  try {
+    const report = await runRemoval(deps, opts);
+    show(report);
+    return removalExitCode(report);
+  } catch (err) {
+    // What was done before the signal is reported; the entry point exits 130.
+    if (err instanceof InterruptedRemoval) show(err.report);
+    throw err;
+  } finally {
+    progress.done();
+  }
+}
 
 export class RmCommand extends Command<LeakContext> {
   static override paths = [["rm"]];
@@ -12,6 +46,8 @@ export class RmCommand extends Command<LeakContext> {
     description: "Remove containers, releasing their leaked mounts first",
     details: `
       Like \`docker rm\`, for containers whose removal fails with "device or resource busy" or whose mounts are held in other mount namespaces. Without --force-unmount, a container whose mounts are held elsewhere is left alone and the holders are named. With --force-unmount, exactly the container's leaked mounts are unmounted inside the holders' namespaces, the container is removed, and a re-scan proves nothing of it is left.
+
+      --dry-run reports what the real run would do, and exits with the status the real run would have.
 
       Exit status: 0 when every container was removed clean, 3 when some could not be cleared, 1 on error.
     `,
@@ -34,43 +70,26 @@ export class RmCommand extends Command<LeakContext> {
   restartHolders = Option.Boolean("--restart-holders", false, {
     description: "Restart holder containers (never host processes) when unmounting failed",
   });
+  format = Option.String("--format", "table", { description: "Output format: table or json" });
+  timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
+    description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
+  });
   containers = Option.Rest({ name: "CONTAINER", required: 1 });
 
   override async execute(): Promise<number> {
-    const ctx = this.context;
-    const docker = ctx.docker();
-    const lookup = startHelperLookup(ctx, docker);
-    const inventory = await takeInventory(ctx, docker);
-    // Every name resolves before anything changes.
-    const resolved = this.containers.map((arg) => ({ arg, c: resolveContainer(arg, inventory.containers) }));
-    let failed = false;
-    const targets: RemovalTarget[] = [];
-    for (const { arg, c } of resolved) {
-      const running = c.status === "running" || c.status === "paused" || c.status === "restarting";
-      if (running && !this.force) {
-        ctx.stderr.write(
-          `docker leak: cannot remove ${arg}: container ${c.id.slice(0, 12)} is ${c.status}; stop it first or use -f\n`,
-        );
-        failed = true;
-        continue;
-      }
-      targets.push({
-        ...(running ? { stop: () => docker.stopContainer(c.id, 0) } : {}),
-        arg,
-        label: `container ${c.name}`,
-        containerId: c.id,
-        owns: (f) => f.target.kind === "container" && f.target.id === c.id,
-        remove: () => docker.removeContainer(c.id, { volumes: this.volumes }),
-      });
-    }
-    if (!targets.length) return ExitCode.Error;
-    const helper = await getHelper(ctx, docker, inventory, lookup);
-    const outcomes = await new Removal(ctx, docker, inventory, helper).run(targets, {
-      forceUnmount: this.forceUnmount,
-      dryRun: this.dryRun,
-      restartHolders: this.restartHolders,
-    });
-    const code = reportOutcomes(ctx, targets, outcomes, { dryRun: this.dryRun, command: "rm" });
-    return failed ? ExitCode.Error : code;
+    return removeAndReport(
+      this.context,
+      {
+        kind: "container",
+        refs: this.containers,
+        forceUnmount: this.forceUnmount,
+        dryRun: this.dryRun,
+        restartHolders: this.restartHolders,
+        force: this.force,
+        removeVolumes: this.volumes,
+      },
+      this.format,
+      this.timeout,
+    );
   }
 }

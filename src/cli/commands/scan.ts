@@ -1,7 +1,8 @@
 import { Command, Option } from "clipanion";
 import { UsageError } from "../../errors.js";
-import type { Finding, ScanReport } from "../../model/findings.js";
-import { resolveScanTargets, TargetError } from "../../model/targets.js";
+import { runScan } from "../../core/scan.js";
+import type { ScanReport } from "../../model/findings.js";
+import { escapeForTerminal } from "../../render/escape.js";
 import {
   exitCodeOf,
   renderQuiet,
@@ -11,7 +12,8 @@ import {
   scanView,
 } from "../../render/scan.js";
 import type { LeakContext } from "../context.js";
-import { getHelper, scanAndAnalyze, startHelperLookup, takeSurvey } from "../scan-run.js";
+import { coreDeps } from "../core-deps.js";
+import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
 
 export class ScanCommand extends Command<LeakContext> {
   static override paths = [["scan"]];
@@ -39,6 +41,9 @@ export class ScanCommand extends Command<LeakContext> {
   deep = Option.Boolean("--deep", false, {
     description: "Also find detached filesystems kept alive by open files (slower)",
   });
+  timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
+    description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
+  });
   targets = Option.Rest({ name: "CONTAINER|VOLUME" });
 
   override async execute(): Promise<number> {
@@ -47,49 +52,34 @@ export class ScanCommand extends Command<LeakContext> {
     }
     if (this.quiet && this.format === "json")
       throw new UsageError("--quiet and --format json cannot be combined");
-    const ctx = this.context;
-    const docker = ctx.docker();
-    const lookup = startHelperLookup(ctx, docker);
-    const survey = await takeSurvey(ctx, docker);
-    // Names are checked before anything runs on the daemon: on the container list, so that the
-    // helper starts while the containers are still being inspected.
-    const selection = resolveScanTargets(this.targets, {
-      containers: survey.listed,
-      volumes: survey.volumes,
-    });
-    const helper = await getHelper(ctx, docker, survey, lookup);
-    const { report, helperGone } = await scanAndAnalyze(ctx, docker, survey, helper, this.deep);
+    const timeoutMs = parseDuration(this.timeout, "--timeout");
+    const { deps, progress } = coreDeps(this.context, timeoutMs);
+    let code = 0;
     try {
-      return this.report(report, selection);
+      // Rendered as soon as the report is known, while the daemon removes the helper container.
+      await runScan(deps, { targets: this.targets, deep: this.deep }, {
+        onReport: (report) => {
+          progress.done();
+          code = this.render(report);
+        },
+      });
     } finally {
-      // The output is complete and checked; the command ends once the helper container is gone.
-      await helperGone;
+      progress.done();
     }
+    return code;
   }
 
-  private report(report: ScanReport, selection: ReturnType<typeof resolveScanTargets>): number {
+  private render(report: ScanReport): number {
     const ctx = this.context;
-
-    let keep: (f: Finding) => boolean = () => true;
-    if (selection) {
-      const removedHit = new Set<string>();
-      keep = (f) => {
-        if (f.target.kind === "volume") return selection.volumeNames.has(f.target.name);
-        const id = f.target.id;
-        const prefix = selection.removedPrefixes.find((p) => id.startsWith(p));
-        if (prefix) removedHit.add(prefix);
-        return selection.containerIds.has(id) || prefix !== undefined;
-      };
-      report.findings.forEach(keep);
-      const unknown = selection.removedPrefixes.filter((p) => !removedHit.has(p));
-      if (unknown.length) throw new TargetError(`No such container or volume: ${unknown[0]}`);
-    }
-    const view = scanView(report, keep);
+    const view = scanView(report);
     if (this.quiet) ctx.stdout.write(renderQuiet(view, this.noTrunc));
     else if (this.format === "json") for (const chunk of renderScanJson(view)) ctx.stdout.write(chunk);
     else if (view.findings.length)
       ctx.stdout.write(renderScanTable(view, { noTrunc: this.noTrunc, color: ctx.color }));
-    for (const w of report.warnings) ctx.stderr.write(`${ctx.errColor.yellow("warning:")} ${w}\n`);
+    // Warnings quote malformed mountinfo and process text: escaped, one line each.
+    for (const w of report.warnings) {
+      ctx.stderr.write(`${ctx.errColor.yellow("warning:")} ${escapeForTerminal(w)}\n`);
+    }
     if (!this.quiet) ctx.stderr.write(`${scanSummary(view, ctx.errColor)}\n`);
     return exitCodeOf(view);
   }

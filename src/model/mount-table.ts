@@ -1,0 +1,138 @@
+/**
+ * One mount namespace's mount table, and where each mount sits as a kernel fact rather than
+ * as a string: a mount's *place* is the filesystem it is attached to (the parent mount's
+ * device) and the path within that filesystem (the parent's root field joined with the mount
+ * point below the parent's). Two mounts with the same place are attached to the very same
+ * directory, whatever their mount point strings say — a copy of Docker's shm seen under a
+ * container's `/rootfs` bind has the daemon's place; a look-alike that a user made at
+ * `/tmp/x/var/lib/docker/…` has the place of a directory in /tmp (or in a tmpfs of their own).
+ *
+ * Paths here are raw (escaped exactly as the helper printed them): the escaping is lossless,
+ * so equal raw strings are equal byte strings, and `/` is never escaped.
+ */
+import type { MountinfoEntry } from "./mountinfo.js";
+
+/** A directory (or file) identified by its filesystem's device and its path within it (raw). */
+export interface Place {
+  dev: string;
+  path: string;
+}
+
+export function placeKey(p: Place): string {
+  return `${p.dev}\0${p.path}`;
+}
+
+/** `root` joined with a relative raw path ("" for root itself). */
+export function joinRaw(root: string, rel: string): string {
+  if (rel === "") return root;
+  return root === "/" ? `/${rel}` : `${root}/${rel}`;
+}
+
+/** The raw path of `path` relative to `dir` ("" when equal), or null when it is not at or below it. */
+export function relativeRaw(path: string, dir: string): string | null {
+  if (path === dir) return "";
+  if (dir === "/") return path.startsWith("/") ? path.slice(1) : null;
+  return path.startsWith(`${dir}/`) ? path.slice(dir.length + 1) : null;
+}
+
+export class MountTable {
+  readonly byId = new Map<number, MountinfoEntry>();
+  /** Mounts attached to mount P at mount point M, key `P\0M`, in kernel order (stacked: later on top) */
+  private readonly children = new Map<string, MountinfoEntry[]>();
+  private readonly depths = new Map<number, number>();
+  private rootMount: MountinfoEntry | null | undefined;
+
+  constructor(readonly entries: readonly MountinfoEntry[]) {
+    for (const e of entries) this.byId.set(e.mountId, e);
+    for (const e of entries) {
+      const key = `${e.parentId}\0${e.mountPointRaw}`;
+      const list = this.children.get(key);
+      if (list) list.push(e);
+      else this.children.set(key, [e]);
+    }
+  }
+
+  /**
+   * Ancestors of this mount in the table. Linear over the table however deep the mounts are
+   * stacked: each depth is computed once (an attacker may stack 100,000 mounts).
+   */
+  depth(e: MountinfoEntry): number {
+    const known = this.depths.get(e.mountId);
+    if (known !== undefined) return known;
+    // Walk up to the first mount whose depth is known (or the top), then assign on the way back.
+    const chain: MountinfoEntry[] = [];
+    const onChain = new Set<number>();
+    let cur: MountinfoEntry | undefined = e;
+    let base = -1;
+    while (cur) {
+      const d = this.depths.get(cur.mountId);
+      if (d !== undefined) {
+        base = d;
+        break;
+      }
+      if (onChain.has(cur.mountId)) break; // a cycle cannot come from the kernel; stop rather than loop
+      onChain.add(cur.mountId);
+      chain.push(cur);
+      cur = cur.parentId === cur.mountId ? undefined : this.byId.get(cur.parentId);
+    }
+    for (let i = chain.length - 1; i >= 0; i--) {
+      base++;
+      this.depths.set(chain[i]!.mountId, base);
+    }
+    return this.depths.get(e.mountId) ?? 0;
+  }
+
+  /** Where this mount is attached, or null when its parent is not in the table. */
+  place(e: MountinfoEntry): Place | null {
+    const parent = e.parentId === e.mountId ? undefined : this.byId.get(e.parentId);
+    if (!parent) return null;
+    const rel = relativeRaw(e.mountPointRaw, parent.mountPointRaw);
+    if (rel === null) return null;
+    return { dev: parent.dev, path: joinRaw(parent.rootRaw, rel) };
+  }
+
+  /** The visible mount of the namespace's root directory: the top of what is stacked at "/". */
+  private root(): MountinfoEntry | null {
+    if (this.rootMount !== undefined) return this.rootMount;
+    const atRoot = this.entries.filter((e) => e.mountPointRaw === "/");
+    // The bottom one's parent is outside the table (or itself); follow the stack upwards.
+    let bottom = atRoot.find((e) => !atRoot.some((o) => o.mountId === e.parentId && o !== e)) ?? null;
+    if (bottom) bottom = this.top(bottom);
+    this.rootMount = bottom;
+    return bottom;
+  }
+
+  /** The mount stacked highest on `e` at its own mount point. */
+  private top(e: MountinfoEntry): MountinfoEntry {
+    let cur = e;
+    const seen = new Set<number>([cur.mountId]);
+    for (;;) {
+      const above = this.children.get(`${cur.mountId}\0${cur.mountPointRaw}`)?.at(-1);
+      if (!above || seen.has(above.mountId)) return cur;
+      seen.add(above.mountId);
+      cur = above;
+    }
+  }
+
+  /**
+   * The place of the directory that `pathRaw` (an absolute raw path, as this namespace's reader
+   * sees it) names, the way the kernel walks it: from the root mount, into each mount attached
+   * at a proper prefix of the path, never into one attached at the path itself (that would be
+   * the mount *at* the place, not the place). Symlinks are not followed: callers pass the paths
+   * the daemon uses, which are canonical. Null when the table does not cover the path.
+   */
+  resolve(pathRaw: string): Place | null {
+    let cur = this.root();
+    if (!cur || !pathRaw.startsWith("/")) return null;
+    const parts = pathRaw.split("/").filter((p) => p !== "");
+    let prefix = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      prefix += `/${parts[i]}`;
+      const child = this.children.get(`${cur.mountId}\0${prefix}`)?.[0];
+      if (child) cur = this.top(child);
+    }
+    const rel = relativeRaw(parts.length ? `/${parts.join("/")}` : "/", cur.mountPointRaw);
+    if (rel === null) return null;
+    return { dev: cur.dev, path: joinRaw(cur.rootRaw, rel) };
+  }
+}
