@@ -13,6 +13,8 @@ what=${1:-all}
 echo "== lint and types" >&2
 npx biome check src test scripts
 npx tsc -p .
+# The layering rule (README "Architecture"): lower layers never import higher ones, no cycles.
+npx depcruise src --config .dependency-cruiser.cjs
 
 echo "== build" >&2
 # Helpers first: the bundle carries their digests. A unit run does not need the cross compilers:

@@ -2,9 +2,8 @@
  * Error kinds and exit codes, in one place. A command returns an ExitCode; anything thrown
  * is classified by `exitCodeFor` and printed by the entry point: usage errors and expected
  * failures as one line on stderr, bugs with their stack. Messages may quote the daemon, the
- * helper or names from the scanned system: describeError escapes them for the terminal.
+ * helper or names from the scanned system: render/error.ts escapes them for the terminal.
  */
-import { escapeForTerminal as esc, escapeStack } from "./render/escape.js";
 
 export const ExitCode = {
   Ok: 0,
@@ -49,24 +48,4 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof UsageError) return ExitCode.Usage;
   if (err instanceof InterruptedError) return ExitCode.Interrupted;
   return ExitCode.Error;
-}
-
-/**
- * One line (two with a hint) for expected failures; the stack for bugs. Every message and hint
- * is escaped (render/escape.ts): one line each, no control characters; a stack keeps its frame
- * lines.
- */
-export function describeError(err: unknown, debug = false): string {
-  if (err instanceof UsageError) return `docker leak: ${esc(err.message)}\nSee 'docker leak --help'.`;
-  if (err instanceof LeakError) {
-    const message = `docker leak: ${esc(err.message)}`;
-    return err.hint ? `${message}\n${esc(err.hint)}` : message;
-  }
-  if (err instanceof InterruptedError) return `docker leak: ${esc(err.message)}`;
-  if (err instanceof Error) return debug || !isExpectedSystemError(err) ? escapeStack(err) : esc(err.message);
-  return esc(String(err));
-}
-
-function isExpectedSystemError(err: Error): boolean {
-  return typeof (err as NodeJS.ErrnoException).code === "string";
 }

@@ -3,20 +3,11 @@
  * This module strips the docker global options (and the `leak` word), so that the rest can go
  * to clipanion. Run directly (`docker-leak scan`), there is no `leak` word.
  */
+
+import type { GlobalOptions } from "../docker/endpoint.js";
 import { UsageError } from "../errors.js";
 
-export interface GlobalOptions {
-  context?: string;
-  host?: string[];
-  config?: string;
-  tls?: boolean;
-  tlsVerify?: boolean;
-  tlsCaCert?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  debug?: boolean;
-  logLevel?: string;
-}
+export type { GlobalOptions };
 
 export interface SplitArgv {
   globals: GlobalOptions;

@@ -99,7 +99,12 @@ export async function runRemoval(deps: CoreDeps, opts: RemovalOptions): Promise<
   }
 }
 
-function blankReport(ref: string, kind: "container" | "volume", id: string | null, name: string): TargetReport {
+function blankReport(
+  ref: string,
+  kind: "container" | "volume",
+  id: string | null,
+  name: string,
+): TargetReport {
   return {
     ref,
     kind,
@@ -235,7 +240,8 @@ class RemovalWork {
       t.report.released = mine.filter((p) => !failures.has(p.finding)).length;
       await this.removeOnce(t, true);
       // Orders that failed (locked mounts) but whose mount point went with the removal.
-      if (t.report.status === "removed") t.report.detached = [...failures.keys()].filter((f) => t.owns(f)).length;
+      if (t.report.status === "removed")
+        t.report.detached = [...failures.keys()].filter((f) => t.owns(f)).length;
     }
 
     // Verify: nothing of a removed target may be mounted anywhere any more.
@@ -269,12 +275,18 @@ class RemovalWork {
   }
 
   private async refreshInventory(): Promise<void> {
-    const [containers, volumes] = await Promise.all([this.deps.docker.containers(), this.deps.docker.volumes()]);
+    const [containers, volumes] = await Promise.all([
+      this.deps.docker.containers(),
+      this.deps.docker.volumes(),
+    ]);
     this.inventory = { ...this.inventory, containers, volumes };
   }
 
   /** Orders `plan`; each result is recorded on its target as it arrives. Returns the failures. */
-  private async unmount(plan: readonly PlannedUnmount[], targets: readonly Target[]): Promise<Map<Finding, string>> {
+  private async unmount(
+    plan: readonly PlannedUnmount[],
+    targets: readonly Target[],
+  ): Promise<Map<Finding, string>> {
     const failures = new Map<Finding, string>();
     if (!plan.length) return failures;
     const entries = plan.map((p) => {
@@ -335,10 +347,17 @@ class RemovalWork {
         // Release what holds the path the daemon named first; all of the target's mounts otherwise.
         const busyPath = busyPathFromError(err.message);
         const atPath = busyPath ? findingsAtOrBelow(held, busyPath) : [];
-        const failures = await this.unmount(planUnmounts(atPath.length ? atPath : held, () => true), [t]);
+        const failures = await this.unmount(
+          planUnmounts(atPath.length ? atPath : held, () => true),
+          [t],
+        );
         r.released += held.length - failures.size;
         if (failures.size === held.length) {
-          Object.assign(r, { status: "held", remaining: held, failures: [...r.failures, ...failures.values()] });
+          Object.assign(r, {
+            status: "held",
+            remaining: held,
+            failures: [...r.failures, ...failures.values()],
+          });
           return;
         }
       }
@@ -386,11 +405,12 @@ export function unmountFailure(r: UmountResultRecord, f: Finding): string {
     hint =
       " (the daemon did not give the helper what unmounting needs: CAP_SYS_ADMIN and CAP_SYS_CHROOT, setns and umount2 in its seccomp profile; an AppArmor or SELinux policy may refuse them)";
   else if (r.errno === "ETIMEDOUT")
-    hint = " (no answer in time: a filesystem on the way to the mount point is stalled, e.g. a stopped FUSE server)";
-  else if (r.stage === "open") hint = " (the holder is gone or changed since the scan; nothing was done there)";
+    hint =
+      " (no answer in time: a filesystem on the way to the mount point is stalled, e.g. a stopped FUSE server)";
+  else if (r.stage === "open")
+    hint = " (the holder is gone or changed since the scan; nothing was done there)";
   else if (r.stage === "resolve" && r.errno === "ELOOP")
     hint = " (a symbolic link on the way to the mount point; refused, nothing was unmounted)";
   else if (r.stage === "check") hint = " (the mount changed since the scan; nothing was unmounted)";
   return `${holderPhrase(f.holder)}: ${r.stage} failed: ${r.errno} ${r.message}${hint}`;
 }
-

@@ -8,7 +8,7 @@ import { analyze } from "../model/analyze.js";
 import { scanFilters } from "../model/daemon.js";
 import { type Finding, type ScanReport, SEVERITIES, type Severity } from "../model/findings.js";
 import type { Inventory } from "../model/inventory.js";
-import { resolveScanTargets, type TargetSelection, TargetError } from "../model/targets.js";
+import { resolveScanTargets, TargetError, type TargetSelection } from "../model/targets.js";
 import type { CoreDeps } from "./deps.js";
 import { HelperSession, startLookup } from "./session.js";
 import { takeSurvey } from "./survey.js";

@@ -38,7 +38,11 @@ export class HelperSession {
   ) {}
 
   /** Makes the image ready (loading it when the daemon lacks it) and sweeps leftovers. */
-  static async open(deps: CoreDeps, daemon: DaemonFacts, lookup?: Promise<HelperLookup>): Promise<HelperSession> {
+  static async open(
+    deps: CoreDeps,
+    daemon: DaemonFacts,
+    lookup?: Promise<HelperLookup>,
+  ): Promise<HelperSession> {
     throwIfAborted(deps.signal);
     const helper = await prepareHelper(
       deps.docker,
@@ -90,10 +94,12 @@ export class HelperSession {
     progress(this.deps, { kind: "unmount", orders: orders.length });
     const done = unmountInHolders(this.deps.docker, this.helper, orders, this.limits(), onResult);
     // Its failure is the caller's to report; close() only waits for it.
-    this.runs.push(done.then(
-      () => undefined,
-      () => undefined,
-    ));
+    this.runs.push(
+      done.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
     return done;
   }
 

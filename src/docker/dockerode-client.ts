@@ -6,12 +6,12 @@ import type { ContainerInfo, DaemonFacts, VolumeInfo } from "../model/inventory.
 import {
   ApiError,
   type AttachedStreams,
-  ContainerSpec,
-  ContainerSummary,
-  DaemonVersion,
-  DockerClient,
-  ImageDetails,
-  ImageSummary,
+  type ContainerSpec,
+  type ContainerSummary,
+  type DaemonVersion,
+  type DockerClient,
+  type ImageDetails,
+  type ImageSummary,
 } from "./client.js";
 import { type ConnectOptions, dockerodeOptions } from "./connect.js";
 import { StreamDemuxer } from "./demux.js";

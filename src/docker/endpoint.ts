@@ -8,8 +8,21 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { GlobalOptions } from "../cli/global-flags.js";
 import { LeakError, UsageError } from "../errors.js";
+
+/** The docker CLI's global flags that choose and reach the daemon (parsed by cli/global-flags.ts). */
+export interface GlobalOptions {
+  context?: string;
+  host?: string[];
+  config?: string;
+  tls?: boolean;
+  tlsVerify?: boolean;
+  tlsCaCert?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  debug?: boolean;
+  logLevel?: string;
+}
 
 export interface TlsMaterial {
   /** Paths of PEM files; absent ones are not used. */

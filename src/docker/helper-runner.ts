@@ -10,6 +10,7 @@ import { InterruptedError, LeakError } from "../errors.js";
 import { LineSplitter } from "../helper/protocol.js";
 import type { DaemonFacts } from "../model/inventory.js";
 import type { ContainerSpec, ContainerSummary, DockerClient } from "./client.js";
+import { ApiError } from "./client.js";
 import {
   explainHelperRefusal,
   hasAppArmor,
@@ -17,11 +18,10 @@ import {
   hasSeccomp,
   usesUsernsRemap,
 } from "./daemon-support.js";
-import { ApiError } from "./client.js";
 import { HELPER_ENTRYPOINT, HELPER_USER, HELPER_WORKDIR, LABEL_HELPER } from "./helper-image.js";
-import { helperSeccompProfile } from "./seccomp.js";
+import { type HelperMode, helperSeccompProfile } from "./seccomp.js";
 
-export type HelperMode = "scan" | "umount" | "version";
+export type { HelperMode };
 
 /** Container label: unix seconds after which a running helper is overdue (hung) and may be removed. */
 export const LABEL_DEADLINE = "io.docker-leak.helper.deadline";
@@ -196,7 +196,10 @@ class RunStop {
     if (signal?.aborted) this.stop(new InterruptedError("SIGINT"));
     signal?.addEventListener("abort", this.onAbort, { once: true });
     if (timeoutMs !== undefined && timeoutMs > 0)
-      this.timer = setTimeout(() => this.stop(new HelperTimeoutError(this.mode, this.phase, timeoutMs)), timeoutMs);
+      this.timer = setTimeout(
+        () => this.stop(new HelperTimeoutError(this.mode, this.phase, timeoutMs)),
+        timeoutMs,
+      );
   }
 
   get error(): Error | null {
@@ -260,7 +263,7 @@ async function runToEnd(docker: DockerClient, opts: RunHelperOptions): Promise<H
   let id: string | undefined;
   try {
     id = await stop.race(creating);
-    await opts.afterCreate?.(id);
+    if (opts.afterCreate) await stop.race(opts.afterCreate(id));
     stop.phase = "attaching to its output";
     const streams = await stop.race(docker.attachContainer(id));
     const exited = docker.waitContainer(id, "removed");
@@ -286,7 +289,12 @@ async function runToEnd(docker: DockerClient, opts: RunHelperOptions): Promise<H
   } finally {
     stop.clear();
     // The container, also when the create was still in flight when the run was stopped.
-    const created = id ?? (await boundedWait(creating.catch(() => undefined), REMOVE_BOUND_MS));
+    const created =
+      id ??
+      (await boundedWait(
+        creating.catch(() => undefined),
+        REMOVE_BOUND_MS,
+      ));
     if (created) await boundedWait(removeQuietly(docker, created), REMOVE_BOUND_MS);
   }
 }

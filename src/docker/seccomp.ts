@@ -11,7 +11,8 @@
  * costs Docker a prestart hook that re-executes dockerd (hundreds of ms per run on small hosts);
  * it is only used when the daemon cannot apply a seccomp profile.
  */
-import type { HelperMode } from "./helper-runner.js";
+/** What a helper run does (its verb), which decides its privileges. */
+export type HelperMode = "scan" | "umount" | "version";
 
 /** Every mode: process start-up, memory, reading /proc, writing results. */
 const BASE = [

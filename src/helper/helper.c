@@ -528,18 +528,16 @@ static int parse_stat(const char *s, size_t len, const char **comm, size_t *comm
 	return 0;
 }
 
-/* The mnt_id of descriptor fd of this process (/proc/self/fdinfo, Linux 3.15+): 0 and *id,
- * ENODATA when the kernel does not show it, or the errno of the read. */
-static int fdinfo_mnt_id(int fd, uint64_t *id)
+/* fdinfo text is read only this far: "mnt_id:" is on its third line, and what follows (an
+ * epoll's or inotify's entries) can be long. */
+#define FDINFO_MAX 4096
+
+/* The "mnt_id:" line of fdinfo text (at the start of a line: later lines of some descriptors
+ * carry other fields). 0 and *id, or ENODATA. */
+static int parse_mnt_id(const char *text, uint64_t *id)
 {
-	static struct buf b;
-	char path[48];
-	snprintf(path, sizeof path, "self/fdinfo/%d", fd);
-	int e = read_at(procfd, path, &b);
-	if (e)
-		return e;
-	for (const char *m = b.p; (m = strstr(m, "mnt_id:")) != NULL; m += 7) {
-		if (m != b.p && m[-1] != '\n')
+	for (const char *m = text; (m = strstr(m, "mnt_id:")) != NULL; m += 7) {
+		if (m != text && m[-1] != '\n')
 			continue;
 		const char *d = m + 7;
 		while (*d == ' ' || *d == '\t')
@@ -551,6 +549,32 @@ static int fdinfo_mnt_id(int fd, uint64_t *id)
 		}
 	}
 	return ENODATA;
+}
+
+/* Field 9 (flags) of a /proc/PID/stat text that parse_stat accepted. */
+static unsigned long long stat_flags(const char *s, size_t len)
+{
+	const char *p = memrchr(s, ')', len), *end = s + len;
+	unsigned long long v = 0;
+	for (int f = 3; p && f <= 9; f++) {
+		p = memchr(p + 1, ' ', (size_t)(end - p - 1));
+		if (!p)
+			return 0;
+		if (f == 9)
+			parse_uint(p + 1, strspn(p + 1, "0123456789"), &v);
+	}
+	return v;
+}
+
+/* The mnt_id of descriptor fd of this process (/proc/self/fdinfo, Linux 3.15+): 0 and *id,
+ * ENODATA when the kernel does not show it, or the errno of the read. */
+static int fdinfo_mnt_id(int fd, uint64_t *id)
+{
+	static struct buf b;
+	char path[48];
+	snprintf(path, sizeof path, "self/fdinfo/%d", fd);
+	int e = read_capped(procfd, path, &b, FDINFO_MAX, NULL);
+	return e ? e : parse_mnt_id(b.p, id);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -654,18 +678,28 @@ static int write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* Worker side: one frame of header + a + b, written at once. A parent that is gone leaves
- * nothing to do. */
+static struct buf wout; /* a worker's frames not yet written */
+
+/* Worker side: one frame of header + a + b, written at once (with any held back before it).
+ * A parent that is gone leaves nothing to do. */
 static void wsend2(uint32_t type, const void *a, size_t an, const void *b, size_t bn)
 {
-	static struct buf f;
 	struct fhdr h = {type, (uint32_t)(an + bn)};
-	f.len = 0;
-	buf_add(&f, &h, sizeof h);
-	buf_add(&f, a, an);
-	buf_add(&f, b, bn);
-	if (write_all(wfd, f.p, f.len) < 0)
+	buf_add(&wout, &h, sizeof h);
+	buf_add(&wout, a, an);
+	buf_add(&wout, b, bn);
+	if (write_all(wfd, wout.p, wout.len) < 0)
 		_exit(1);
+	wout.len = 0;
+}
+
+/* Worker side: a frame written with the next one (only when nothing that may block comes
+ * between them: the parent sees it no later than it needs it). */
+static void wsend_later(uint32_t type, const void *p, size_t n)
+{
+	struct fhdr h = {type, (uint32_t)n};
+	buf_add(&wout, &h, sizeof h);
+	buf_add(&wout, p, n);
 }
 
 static void wsend(uint32_t type, const void *p, size_t n) { wsend2(type, p, n, NULL, 0); }
@@ -705,6 +739,7 @@ static int worker_start(struct worker *w, void (*fn)(void *), void *arg)
 		in_worker = 1;
 		olen = 0;
 		cap.len = 0;
+		wout.len = 0;
 		wfd = p[1];
 		fn(arg);
 		_exit(0);
@@ -1210,7 +1245,6 @@ static void deep_proc(size_t idx, uint32_t *dropped)
 		uint64_t mnt_id, ino;
 		unsigned dmaj, dmin;
 		int e = link_ids(c.dfd, kinds[k], &mnt_id, &dmaj, &dmin, &ino);
-		wsend(F_PROGRESS, NULL, 0);
 		if (e) {
 			if (vanished(e))
 				continue; /* gone, or no exe */
@@ -1263,22 +1297,16 @@ static void deep_proc(size_t idx, uint32_t *dropped)
 		if (internal_path(lbuf.p))
 			continue;
 		snprintf(rel, sizeof rel, "fdinfo/%d", fds[i]);
-		e = read_at(c.dfd, rel, &info);
+		e = read_capped(c.dfd, rel, &info, FDINFO_MAX, NULL);
 		if (e) {
 			if (vanished(e))
 				continue;
 			send_skipped(&c, "fdinfo", e);
 			goto out;
 		}
-		const char *m = strstr(info.p, "mnt_id:");
-		unsigned long long id;
-		if (!m)
-			continue;
-		m += 7;
-		while (*m == ' ' || *m == '\t')
-			m++;
-		if (parse_uint(m, strspn(m, "0123456789"), &id) != 0)
-			continue;
+		uint64_t id;
+		if (parse_mnt_id(info.p, &id) != 0)
+			continue; /* before Linux 3.15 */
 		if (has_u32(n->ids, n->nids, (uint32_t)id) || !detached(n, (uint32_t)id))
 			continue;
 		uint64_t ino;
@@ -1307,9 +1335,9 @@ static void deep_worker(void *arg)
 		if (nss[procs[i].ns].err)
 			continue; /* no mount ID set to compare with */
 		uint32_t idx = (uint32_t)i, end[2] = {(uint32_t)i, 0};
-		wsend(F_BEGIN, &idx, sizeof idx);
+		wsend(F_BEGIN, &idx, sizeof idx); /* with the previous F_END */
 		deep_proc(i, &end[1]);
-		wsend(F_END, end, sizeof end);
+		wsend_later(F_END, end, sizeof end);
 	}
 	wsend(F_DONE, NULL, 0);
 }
@@ -1386,8 +1414,11 @@ static int run_deep(void)
 		status = worker_stop(&w, !finished);
 		if (finished)
 			break;
-		/* the worker stalled or died: blame the process it was in (or the next one) */
+		/* the worker stalled or died: blame the process it was in (or the next one it would
+		 * have begun: between two processes it does nothing that can block or fail) */
 		size_t blame = cur >= 0 ? (size_t)cur : from;
+		while (cur < 0 && blame < nprocs && nss[procs[blame].ns].err)
+			blame++;
 		if (blame >= nprocs)
 			break;
 		const struct proc *pr = &procs[blame];
@@ -1578,7 +1609,8 @@ static void cmdline_worker(void *arg)
 			h.err = read_capped(dfd, "stat", &st, 4096, NULL);
 			if (!h.err && parse_stat(st.p, st.len, &comm, &commlen, &ppid, &h.start) != 0)
 				h.err = EPROTO;
-			if (!h.err)
+			/* a kernel thread (PF_KTHREAD in field 9) has no memory, so no command line */
+			if (!h.err && !(stat_flags(st.p, st.len) & 0x00200000U))
 				h.err = read_capped(dfd, "cmdline", &b, cmdline_max, &more);
 			h.truncated = (uint32_t)more;
 			close(dfd);
@@ -1599,19 +1631,22 @@ static struct worker cmdw;
 static int cmdw_on;
 
 /* The command line of PID index i, from the running cmdline worker (started or restarted as
- * needed). A stall kills the worker: that PID's command line is reported unread (ETIMEDOUT) and
- * the next call starts a new worker from the next PID. -1 when no worker can be started. */
+ * needed; r NULL: only that). A stall kills the worker: that PID's command line is reported
+ * unread (ETIMEDOUT) and the next call starts a new worker from the next PID. -1 when no
+ * worker can be started. */
 static int get_cmdline(struct cmdjob *j, size_t i, struct cmdres *r)
 {
-	r->err = 0;
-	r->truncated = 0;
-	r->text.len = 0;
 	if (!cmdw_on) {
 		j->from = i;
 		if (worker_start(&cmdw, cmdline_worker, j) < 0)
 			return -1;
 		cmdw_on = 1;
 	}
+	if (!r)
+		return 0;
+	r->err = 0;
+	r->truncated = 0;
+	r->text.len = 0;
 	for (;;) {
 		uint32_t type, len;
 		const char *data;
@@ -1777,9 +1812,124 @@ static void emit_namespace(struct ns *n, char **filters, size_t nfilters, int fu
 	free(lines.p);
 }
 
+#define SCAN_BATCH 64
+
+/* What the parent reads of one PID itself (none of it reaches a filesystem). */
+enum slstate { SL_OK, SL_GONE, SL_FAILED, SL_LATER };
+struct pslot {
+	int pid, ppid, err;
+	enum slstate state;
+	const char *what; /* the file that failed (SL_FAILED) */
+	const char *comm;
+	size_t commlen;
+	uint64_t start, mntns;
+	struct buf stat, root, cg;
+};
+
+/* Reads stat, then (unless a possible kernel thread, left for after its command line is
+ * known: SL_LATER; or `rest` is set) ns/mnt, root and cgroup, through one /proc/PID descriptor. */
+static void scan_own(struct pslot *sl, int pid, int rest)
+{
+	char name[16];
+	int e = 0;
+	struct stat st;
+	snprintf(name, sizeof name, "%d", pid);
+	sl->pid = pid;
+	int dfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		e = errno;
+	if (!rest) {
+		if (!e)
+			e = read_capped(dfd, "stat", &sl->stat, 4096, NULL);
+		if (e) {
+			sl->state = vanished(e) ? SL_GONE : SL_FAILED;
+			sl->what = "stat";
+			sl->err = e;
+			goto out;
+		}
+		if (parse_stat(sl->stat.p, sl->stat.len, &sl->comm, &sl->commlen, &sl->ppid, &sl->start)) {
+			errno = EPROTO;
+			diag("cannot parse /proc/%d/stat", pid);
+			sl->state = SL_GONE;
+			goto out;
+		}
+		if (sl->ppid == 2 || pid == 2) {
+			sl->state = SL_LATER;
+			goto out;
+		}
+	} else if (e) {
+		sl->state = vanished(e) ? SL_GONE : SL_FAILED;
+		sl->what = "ns/mnt";
+		sl->err = e;
+		goto out;
+	}
+	sl->what = "ns/mnt";
+	e = fstatat(dfd, "ns/mnt", &st, 0) < 0 ? errno : 0;
+	sl->mntns = (uint64_t)st.st_ino;
+	if (!e) {
+		sl->what = "root";
+		e = readlink_capped(dfd, "root", &sl->root);
+	}
+	if (!e) {
+		int more;
+		sl->what = "cgroup";
+		e = read_capped(dfd, "cgroup", &sl->cg, CGROUP_MAX, &more);
+		if (!e && more) {
+			/* cut at the last whole line */
+			char *nl = memrchr(sl->cg.p, '\n', sl->cg.len);
+			sl->cg.len = nl ? (size_t)(nl - sl->cg.p) + 1 : 0;
+		}
+	}
+	sl->state = !e ? SL_OK : vanished(e) ? SL_GONE : SL_FAILED;
+	sl->err = e;
+out:
+	if (dfd >= 0)
+		close(dfd);
+}
+
+static void emit_process(const struct pslot *sl, const struct cmdres *cr)
+{
+	ostr("{\"type\":\"process\",\"pid\":");
+	oint(sl->pid);
+	ostr(",\"ppid\":");
+	oint(sl->ppid);
+	ostr(",\"start\":");
+	ou64(sl->start);
+	ostr(",\"comm\":");
+	ojsonn(sl->comm, sl->commlen);
+	ostr(",\"cmdline\":[");
+	for (size_t off = 0; off < cr->text.len;) {
+		size_t l = strnlen(cr->text.p + off, cr->text.len - off);
+		if (off)
+			oputc(',');
+		ojsonn(cr->text.p + off, l);
+		off += l + 1;
+	}
+	ostr("],\"cmdlineTruncated\":");
+	obool(cr->truncated);
+	ostr(",\"mntns\":");
+	ou64(sl->mntns);
+	ostr(",\"root\":");
+	ojsonn(sl->root.p, sl->root.len);
+	ostr(",\"cgroup\":[");
+	int first = 1;
+	for (const char *p = sl->cg.p, *end = sl->cg.p + sl->cg.len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		if (le > p) {
+			if (!first)
+				oputc(',');
+			first = 0;
+			ojsonn(p, (size_t)(le - p));
+		}
+		p = le + 1;
+	}
+	ostr("]}\n");
+}
+
 static int cmd_scan(char **filters, size_t nfilters, int deep, const char *layers)
 {
-	struct buf bstat = {0}, bcg = {0}, broot = {0};
+	struct buf broot = {0};
 	struct cmdres cr = {0};
 	struct stat st;
 	size_t nproc_rec = 0;
@@ -1841,135 +1991,78 @@ static int cmd_scan(char **filters, size_t nfilters, int deep, const char *layer
 	closedir(d);
 	qsort(pids, npids, sizeof *pids, cmp_int);
 
+	/* In batches: our own reads for up to SCAN_BATCH PIDs first, while the cmdline worker reads
+	 * theirs, then their frames, in order (mostly waiting in the pipe by then: no wakeup per
+	 * PID). A slot keeps what a PID's record needs until then. */
 	struct cmdjob job = {pids, npids, 0};
-	for (size_t i = 0; i < npids; i++) {
-		int pid = pids[i], e = 0;
-		char name[16];
-		/* first, so that the worker's stream stays in step with the PID list */
-		if (get_cmdline(&job, i, &cr) < 0) {
+	static struct pslot slots[SCAN_BATCH];
+	for (size_t b0 = 0; b0 < npids; b0 += SCAN_BATCH) {
+		size_t bn = npids - b0 < SCAN_BATCH ? npids - b0 : SCAN_BATCH;
+		if (!cmdw_on && get_cmdline(&job, b0, NULL) < 0) {
 			emit_error("cannot start the cmdline worker");
 			return 1;
 		}
-		snprintf(name, sizeof name, "%d", pid);
-		int pdfd = openat(procfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (pdfd < 0 || (e = read_capped(pdfd, "stat", &bstat, 4096, NULL)) != 0) {
-			e = pdfd < 0 ? errno : e;
-			if (!vanished(e)) {
-				emit_skipped(pid, "", 0, "stat", e, NULL);
+		for (size_t k = 0; k < bn; k++)
+			scan_own(&slots[k], pids[b0 + k], 0);
+		for (size_t k = 0; k < bn; k++) {
+			struct pslot *sl = &slots[k];
+			/* always: the worker's stream stays in step with the PID list */
+			if (get_cmdline(&job, b0 + k, &cr) < 0) {
+				emit_error("cannot start the cmdline worker");
+				return 1;
+			}
+			if (sl->state == SL_GONE)
+				continue;
+			if (sl->state == SL_FAILED && !strcmp(sl->what, "stat")) {
+				emit_skipped(sl->pid, "", 0, "stat", sl->err, NULL);
+				nskipped++;
+				continue;
+			}
+			/* the worker read another process under this PID, or none: as if it had vanished */
+			if (vanished(cr.err) || (cr.err == 0 && cr.start != sl->start))
+				continue;
+			if (sl->state == SL_LATER) {
+				if (cr.err == 0 && cr.text.len == 0)
+					continue; /* kernel thread */
+				scan_own(sl, sl->pid, 1);
+				if (sl->state == SL_GONE)
+					continue;
+			}
+			if (sl->state == SL_FAILED) {
+				emit_skipped(sl->pid, sl->comm, sl->commlen, sl->what, sl->err, NULL);
+				nskipped++;
+				continue;
+			}
+			emit_process(sl, &cr);
+			nproc_rec++;
+			if (cr.err) {
+				struct buf msg = {0};
+				if (cr.err == ETIMEDOUT)
+					buf_printf(&msg,
+						   "reading the command line made no progress for %d ms (the process "
+						   "may be stuck on a dead filesystem); the reader was killed",
+						   stall_ms);
+				else if (cr.err == EIO)
+					buf_printf(&msg, "the command line reader ended without an answer");
+				emit_skipped(sl->pid, sl->comm, sl->commlen, "cmdline", cr.err, msg.p);
+				free(msg.p);
 				nskipped++;
 			}
-			if (pdfd >= 0)
-				close(pdfd);
-			continue;
-		}
-		const char *comm;
-		size_t commlen;
-		int pppid;
-		uint64_t start;
-		if (parse_stat(bstat.p, bstat.len, &comm, &commlen, &pppid, &start) != 0) {
-			errno = EPROTO;
-			diag("cannot parse /proc/%d/stat", pid);
-			close(pdfd);
-			continue;
-		}
-		/* the worker read another process under this PID, or none: as if it had vanished */
-		if (vanished(cr.err) || (cr.err == 0 && cr.start != start)) {
-			close(pdfd);
-			continue;
-		}
-		if (cr.err == 0 && cr.text.len == 0 && (pppid == 2 || pid == 2)) {
-			close(pdfd);
-			continue; /* kernel thread */
-		}
-		const char *what = "ns/mnt";
-		e = fstatat(pdfd, "ns/mnt", &st, 0) < 0 ? errno : 0;
-		if (!e) {
-			what = "root";
-			e = readlink_capped(pdfd, "root", &broot);
-		}
-		if (!e) {
-			int more;
-			what = "cgroup";
-			e = read_capped(pdfd, "cgroup", &bcg, CGROUP_MAX, &more);
-			if (!e && more) {
-				/* cut at the last whole line */
-				char *nl = memrchr(bcg.p, '\n', bcg.len);
-				bcg.len = nl ? (size_t)(nl - bcg.p) + 1 : 0;
-			}
-		}
-		close(pdfd);
-		if (e) {
-			if (!vanished(e)) {
-				emit_skipped(pid, comm, commlen, what, e, NULL);
-				nskipped++;
-			}
-			continue;
-		}
 
-		ostr("{\"type\":\"process\",\"pid\":");
-		oint(pid);
-		ostr(",\"ppid\":");
-		oint(pppid);
-		ostr(",\"start\":");
-		ou64(start);
-		ostr(",\"comm\":");
-		ojsonn(comm, commlen);
-		ostr(",\"cmdline\":[");
-		for (size_t off = 0; off < cr.text.len;) {
-			size_t l = strnlen(cr.text.p + off, cr.text.len - off);
-			if (off)
-				oputc(',');
-			ojsonn(cr.text.p + off, l);
-			off += l + 1;
+			size_t ni = ns_get(sl->mntns);
+			GROW(procs, proccap, nprocs + 1);
+			struct proc *pr = &procs[nprocs];
+			pr->pid = sl->pid;
+			pr->ns = ni;
+			pr->start = sl->start;
+			pr->slash = sl->root.len == 1 && sl->root.p[0] == '/';
+			pr->commlen = sl->commlen < sizeof pr->comm ? sl->commlen : sizeof pr->comm;
+			memcpy(pr->comm, sl->comm, pr->commlen);
+			struct ns *n = &nss[ni];
+			GROW(n->members, n->cap, n->nmembers + 1);
+			n->members[n->nmembers++] = nprocs;
+			nprocs++;
 		}
-		ostr("],\"cmdlineTruncated\":");
-		obool(cr.truncated);
-		ostr(",\"mntns\":");
-		ou64((uint64_t)st.st_ino);
-		ostr(",\"root\":");
-		ojsonn(broot.p, broot.len);
-		ostr(",\"cgroup\":[");
-		int first = 1;
-		for (const char *p = bcg.p, *end = bcg.p + bcg.len; p < end;) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			const char *le = nl ? nl : end;
-			if (le > p) {
-				if (!first)
-					oputc(',');
-				first = 0;
-				ojsonn(p, (size_t)(le - p));
-			}
-			p = le + 1;
-		}
-		ostr("]}\n");
-		nproc_rec++;
-		if (cr.err) {
-			struct buf msg = {0};
-			if (cr.err == ETIMEDOUT)
-				buf_printf(&msg,
-					   "reading the command line made no progress for %d ms (the process may "
-					   "be stuck on a dead filesystem); the reader was killed",
-					   stall_ms);
-			else if (cr.err == EIO)
-				buf_printf(&msg, "the command line reader ended without an answer");
-			emit_skipped(pid, comm, commlen, "cmdline", cr.err, msg.p);
-			free(msg.p);
-			nskipped++;
-		}
-
-		size_t ni = ns_get((uint64_t)st.st_ino);
-		GROW(procs, proccap, nprocs + 1);
-		struct proc *pr = &procs[nprocs];
-		pr->pid = pid;
-		pr->ns = ni;
-		pr->start = start;
-		pr->slash = broot.len == 1 && broot.p[0] == '/';
-		pr->commlen = commlen < sizeof pr->comm ? commlen : sizeof pr->comm;
-		memcpy(pr->comm, comm, pr->commlen);
-		struct ns *n = &nss[ni];
-		GROW(n->members, n->cap, n->nmembers + 1);
-		n->members[n->nmembers++] = nprocs;
-		nprocs++;
 	}
 	if (cmdw_on) {
 		worker_stop(&cmdw, 0); /* it has sent everything: let it finish */
@@ -2013,8 +2106,6 @@ static int cmd_scan(char **filters, size_t nfilters, int deep, const char *layer
 	ostr(",\"stalled\":");
 	ou64(nstalled);
 	ostr("}\n");
-	free(bstat.p);
-	free(bcg.p);
 	free(broot.p);
 	free(cr.text.p);
 	return 0;
@@ -2145,35 +2236,40 @@ static int decode_mp(const char *mp, struct buf *out, struct outcome *o)
 	return 0;
 }
 
-/* Parses "ns=… id=… fp=… pids=PID@START,… mp=RAW" (any order, each once, mp= last). */
+/* Parses "ns=… id=… fp=… pids=PID@START,… mp=RAW" (any order, each once, mp= last). Every
+ * field is looked at, so that what parses is reported even when the order fails; the first
+ * error is the message. 0, or -1 with out set. */
 static int parse_order(const char *s, struct order *o, struct outcome *out)
 {
-	int seen_ns = 0, seen_id = 0, seen_fp = 0, seen_pids = 0;
-	const char *p = s;
+	int seen_ns = 0, seen_id = 0, seen_fp = 0, seen_pids = 0, failed = 0;
 	o->has_id = 0;
 	o->npids = 0;
 	o->mp = NULL;
-	for (;;) {
-		const char *eq = strchr(p, '=');
-		const char *sp = strchr(p, ' ');
-		if (!eq || (sp && sp < eq)) {
-			size_t l = sp ? (size_t)(sp - p) : strlen(p);
-			set_outcome(out, ST_PARSE, EINVAL,
-				    l ? "field \"%.*s\" is not key=value" : "missing mp= (the last field)%.*s",
-				    (int)(l > 64 ? 64 : l), p);
-			return -1;
+	/* mp= is last and its value is the rest: no value before it holds a space */
+	const char *mpf = strncmp(s, "mp=", 3) == 0 ? s : strstr(s, " mp=");
+	if (mpf)
+		o->mp = mpf + (mpf == s ? 3 : 4);
+	const char *end = mpf ? mpf : s + strlen(s);
+#define FAIL(...)                                                       \
+	do {                                                            \
+		if (!failed++)                                          \
+			set_outcome(out, ST_PARSE, EINVAL, __VA_ARGS__); \
+	} while (0)
+	/* the fields before mp=: [s, end), one space between two (and none left over) */
+	for (const char *p = s, *sp = s; end > s && sp; p = sp ? sp + 1 : p) {
+		sp = memchr(p, ' ', (size_t)(end - p));
+		const char *fe = sp ? sp : end;
+		const char *eq = memchr(p, '=', (size_t)(fe - p));
+		size_t fl = (size_t)(fe - p);
+		if (!eq) {
+			if (!fl)
+				FAIL("empty field (fields are separated by one space)");
+			else
+				FAIL("field \"%.*s\" is not key=value", (int)(fl > 64 ? 64 : fl), p);
+			continue;
 		}
-		size_t kl = (size_t)(eq - p);
+		size_t kl = (size_t)(eq - p), vl = (size_t)(fe - eq - 1);
 		const char *v = eq + 1;
-		if (kl == 2 && !memcmp(p, "mp", 2)) {
-			o->mp = v;
-			break;
-		}
-		if (!sp) {
-			set_outcome(out, ST_PARSE, EINVAL, "missing mp= (it must be the last field)");
-			return -1;
-		}
-		size_t vl = (size_t)(sp - v);
 		unsigned long long x = 0;
 		int *seen = kl == 2 && !memcmp(p, "ns", 2)     ? &seen_ns
 			    : kl == 2 && !memcmp(p, "id", 2)   ? &seen_id
@@ -2181,13 +2277,12 @@ static int parse_order(const char *s, struct order *o, struct outcome *out)
 			    : kl == 4 && !memcmp(p, "pids", 4) ? &seen_pids
 							       : NULL;
 		if (!seen) {
-			set_outcome(out, ST_PARSE, EINVAL, "unknown field \"%.*s\"", (int)(kl > 64 ? 64 : kl),
-				    p);
-			return -1;
+			FAIL("unknown field \"%.*s\"", (int)(kl > 64 ? 64 : kl), p);
+			continue;
 		}
 		if ((*seen)++) {
-			set_outcome(out, ST_PARSE, EINVAL, "field %.*s= given twice", (int)kl, p);
-			return -1;
+			FAIL("field %.*s= given twice", (int)kl, p);
+			continue;
 		}
 		int bad = 0;
 		if (seen == &seen_ns) {
@@ -2213,14 +2308,14 @@ static int parse_order(const char *s, struct order *o, struct outcome *out)
 			}
 		} else {
 			/* PID@START,… */
-			for (const char *m = v, *end = sp; !bad && m < end;) {
-				const char *c = memchr(m, ',', (size_t)(end - m));
-				const char *me = c ? c : end;
+			for (const char *m = v; !bad && m < fe;) {
+				const char *c = memchr(m, ',', (size_t)(fe - m));
+				const char *me = c ? c : fe;
 				const char *at = memchr(m, '@', (size_t)(me - m));
 				unsigned long long pid, start;
 				bad = !at || o->npids == MEMBERS_MAX || parse_uint(m, (size_t)(at - m), &pid) ||
 				      pid == 0 || pid > 0x7fffffff ||
-				      parse_uint(at + 1, (size_t)(me - at - 1), &start) || (c && c + 1 == end);
+				      parse_uint(at + 1, (size_t)(me - at - 1), &start) || (c && c + 1 == fe);
 				if (!bad) {
 					o->pids[o->npids] = (int)pid;
 					o->starts[o->npids++] = start;
@@ -2229,21 +2324,20 @@ static int parse_order(const char *s, struct order *o, struct outcome *out)
 			}
 			bad = bad || o->npids == 0;
 		}
-		if (bad) {
-			set_outcome(out, ST_PARSE, EINVAL, "bad %.*s= value \"%.*s\"%s", (int)kl, p,
-				    (int)(vl > 200 ? 200 : vl), v,
-				    seen == &seen_pids ? " (want 1 to 16 PID@START, comma-separated)"
-				    : seen == &seen_fp ? " (want 16 hex digits)"
-							: "");
-			return -1;
-		}
-		p = sp + 1;
+		if (bad)
+			FAIL("bad %.*s= value \"%.*s\"%s", (int)kl, p, (int)(vl > 200 ? 200 : vl), v,
+			     seen == &seen_pids ? " (want 1 to 16 PID@START, comma-separated)"
+			     : seen == &seen_fp ? " (want 16 hex digits)"
+						 : "");
 	}
+	if (!o->mp)
+		FAIL("missing mp= (it must be the last field)");
 	const char *missing = !seen_ns ? "ns" : !seen_id ? "id" : !seen_fp ? "fp" : !seen_pids ? "pids" : NULL;
-	if (missing) {
-		set_outcome(out, ST_PARSE, EINVAL, "order has no %s= field", missing);
+	if (missing)
+		FAIL("order has no %s= field", missing);
+#undef FAIL
+	if (failed)
 		return -1;
-	}
 	return decode_mp(o->mp, &o->path, out);
 }
 
@@ -2677,12 +2771,13 @@ static void run_child(const struct order *o, const struct member *m, struct outc
 											  : V_AUTO;
 			out->msg.len = 0;
 			buf_add(&out->msg, data + sizeof h, len - sizeof h);
-			worker_stop(&w, 0);
+			worker_stop(&w, 1); /* it has said all; nothing it does now matters */
 			return;
 		}
 		if (k == 1)
 			continue;
-		int status = worker_stop(&w, k == -1);
+		/* killing an exited child (a zombie) changes nothing; one still there must not hold us */
+		int status = worker_stop(&w, 1);
 		if (k == -1) {
 			nstalled++;
 			if (reached == ST_RESOLVE)

@@ -303,10 +303,19 @@ function identifyAll(
   }
   const lookAlikes: { ns: number; entry: MountinfoEntry }[] = [];
   for (const ns of namespaces) {
+    const inside = new Map<number, boolean>();
     const skip = ns.record.mntns === selfNamespace && ns.record.mntns !== daemon.namespace;
     ns.mounts = ns.table.entries.map((entry, i) => {
       const id: Identification = skip ? null : index.identify(entry, ns.table);
-      if (!skip && id === null && index.looksLikeResource(entry)) lookAlikes.push({ ns: ns.record.mntns, entry });
+      // A mount attached inside a resource's own filesystem, however deep (a container's
+      // /dev/pts seen through a /rootfs bind), is that container's business, not a look-alike.
+      if (
+        !skip &&
+        id === null &&
+        index.looksLikeResource(entry) &&
+        !insideResource(entry, ns.table, index, inside)
+      )
+        lookAlikes.push({ ns: ns.record.mntns, entry });
       return {
         entry,
         line: ns.lines[i]!,
@@ -316,6 +325,35 @@ function identifyAll(
     });
   }
   return lookAlikes;
+}
+
+/** Whether a mount hangs, through its parents, below a mount of a resource's filesystem. */
+function insideResource(
+  entry: MountinfoEntry,
+  table: MountTable,
+  index: ResourceIndex,
+  memo: Map<number, boolean>,
+): boolean {
+  const chain: MountinfoEntry[] = [];
+  let result = false;
+  for (let e: MountinfoEntry | undefined = entry; e; ) {
+    const known = memo.get(e.mountId);
+    if (known !== undefined) {
+      result = known;
+      break;
+    }
+    chain.push(e);
+    const parent: MountinfoEntry | undefined =
+      e.parentId === e.mountId ? undefined : table.byId.get(e.parentId);
+    if (parent && index.superblockResource(parent.dev) !== undefined) {
+      result = true;
+      break;
+    }
+    if (chain.length > table.entries.length) break;
+    e = parent;
+  }
+  for (const e of chain) memo.set(e.mountId, result);
+  return result;
 }
 
 /**

@@ -116,7 +116,9 @@ export function locateDaemon(
   const dockerds = [...processes.values()].filter(
     (p) => p.mntns === namespace && (p.comm === "dockerd" || p.comm === "dockerd-current"),
   );
-  const dockerd = dockerds.find((p) => dockerdDataRoot(p.cmdline) === root) ?? (dockerds.length === 1 ? dockerds[0] : undefined);
+  const dockerd =
+    dockerds.find((p) => dockerdDataRoot(p.cmdline) === root) ??
+    (dockerds.length === 1 ? dockerds[0] : undefined);
   return {
     namespace,
     pid: dockerd?.pid ?? null,

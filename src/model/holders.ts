@@ -102,8 +102,13 @@ export function expandSlice(slice: string): string {
  * (default system.slice). A rootless daemon's tree lies below its user's manager, so only the
  * end of the path is known.
  */
-export function expectedCgroupPath(c: ContainerInfo, daemon: DaemonFacts): { path: string; suffixOnly: boolean } {
-  const rootless = daemon.securityOptions.some((o) => o === "name=rootless" || o.startsWith("name=rootless,"));
+export function expectedCgroupPath(
+  c: ContainerInfo,
+  daemon: DaemonFacts,
+): { path: string; suffixOnly: boolean } {
+  const rootless = daemon.securityOptions.some(
+    (o) => o === "name=rootless" || o.startsWith("name=rootless,"),
+  );
   if (daemon.cgroupDriver === "systemd") {
     const parent = c.cgroupParent || (rootless ? "user.slice" : "system.slice");
     const slices = parent.endsWith(".slice") ? expandSlice(parent) : parent.replace(/^\/+|\/+$/g, "");
@@ -118,7 +123,8 @@ function inCgroup(lines: readonly string[], expected: { path: string; suffixOnly
   return lines.some((text) => {
     const line = parseCgroupLine(text);
     if (!line) return false;
-    if (expected.suffixOnly) return line.path.endsWith(expected.path) || line.path.includes(`${expected.path}/`);
+    if (expected.suffixOnly)
+      return line.path.endsWith(expected.path) || line.path.includes(`${expected.path}/`);
     return line.path === expected.path || line.path.startsWith(`${expected.path}/`);
   });
 }

@@ -95,7 +95,8 @@ export function escapeMountinfoPath(path: string): string {
   if (/^[\x21-\x5b\x5d-\x7e]*$/.test(path)) return path;
   let out = "";
   for (const b of utf8Encoder.encode(path)) {
-    out += b <= 0x20 || b === 0x5c || b >= 0x7f ? `\\${b.toString(8).padStart(3, "0")}` : String.fromCharCode(b);
+    out +=
+      b <= 0x20 || b === 0x5c || b >= 0x7f ? `\\${b.toString(8).padStart(3, "0")}` : String.fromCharCode(b);
   }
   return out;
 }

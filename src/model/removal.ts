@@ -3,8 +3,9 @@
  * and how to read the daemon's "device or resource busy" errors. Only mounts the leak model
  * identified as the target's own resources are ever ordered.
  */
-import { holderPhrase } from "./explain.js";
+
 import type { UmountResultRecord } from "../helper/protocol.js";
+import { holderPhrase } from "./explain.js";
 import type { Finding, UnmountOrder } from "./findings.js";
 
 export interface PlannedUnmount {
@@ -115,4 +116,3 @@ export interface RemovalReport {
   /** From the scans and the daemon's support check */
   warnings: string[];
 }
-

@@ -181,7 +181,10 @@ export class ResourceIndex {
     const containersDir = `${this.rootDir}/containers`;
     const dirPlace = this.placeOf(table, `${containersDir}/x`);
     if (dirPlace) {
-      const base: Place = { dev: dirPlace.dev, path: dirPlace.path.slice(0, dirPlace.path.lastIndexOf("/")) || "/" };
+      const base: Place = {
+        dev: dirPlace.dev,
+        path: dirPlace.path.slice(0, dirPlace.path.lastIndexOf("/")) || "/",
+      };
       const byRel = (rel: string): Resource | "ignored" | null => {
         const slash = rel.indexOf("/");
         const id = slash === -1 ? rel : rel.slice(0, slash);
@@ -247,7 +250,11 @@ export class ResourceIndex {
       if (r !== "ignored" && r.kind === "volume" && !key.includes("\0")) {
         const volume = r;
         this.below.set(placeKey({ dev: key, path: "/" }), {
-          resource: (rel) => ({ kind: "volume-submount", volumeName: volume.volumeName, path: `${volume.path}/${decodeMountinfoPath(rel)}` }),
+          resource: (rel) => ({
+            kind: "volume-submount",
+            volumeName: volume.volumeName,
+            path: `${volume.path}/${decodeMountinfoPath(rel)}`,
+          }),
         });
       }
     }
@@ -276,7 +283,8 @@ export class ResourceIndex {
     const place = table.place(entry);
     if (!place) return null;
     const exact = this.at.get(placeKey(place));
-    if (exact !== undefined) return exact === "ignored" ? { ignored: true } : { resource: exact, by: "place" };
+    if (exact !== undefined)
+      return exact === "ignored" ? { ignored: true } : { resource: exact, by: "place" };
     const under = this.findAbove(this.below, place, false);
     if (under) {
       const r = under.anchor.resource(under.rel);
@@ -291,7 +299,8 @@ export class ResourceIndex {
     const byPlace = this.identifyByPlace(entry, table);
     if (byPlace) return byPlace;
     const whole = this.superblocks.get(entry.dev) ?? this.superblocks.get(`${entry.dev}\0${entry.rootRaw}`);
-    if (whole !== undefined) return whole === "ignored" ? { ignored: true } : { resource: whole, by: "content" };
+    if (whole !== undefined)
+      return whole === "ignored" ? { ignored: true } : { resource: whole, by: "content" };
     const inside = this.findAbove(this.content, { dev: entry.dev, path: entry.rootRaw }, true);
     if (inside) {
       const r = inside.anchor.resource(inside.rel);

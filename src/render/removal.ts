@@ -8,7 +8,12 @@ import { ExitCode } from "../errors.js";
 import { holderPhrase } from "../model/explain.js";
 import type { Finding } from "../model/findings.js";
 import { leakCommand } from "../model/names.js";
-import { describeFinding, type OrderReport, type RemovalReport, type TargetReport } from "../model/removal.js";
+import {
+  describeFinding,
+  type OrderReport,
+  type RemovalReport,
+  type TargetReport,
+} from "../model/removal.js";
 import { escapeForTerminal as esc, escapeJsonText } from "./escape.js";
 import { renderTable } from "./table.js";
 
@@ -69,14 +74,17 @@ function targetText(report: RemovalReport, t: TargetReport, out: Rendered): void
           `${plural(t.detached, "locked mount")} (user-namespace holder) detached by removing the mount point`,
         );
       }
-      out.stdout += parts.length ? `${ref}: ${parts.join(", ")}, removed; verified: nothing left\n` : `${ref}: removed\n`;
+      out.stdout += parts.length
+        ? `${ref}: ${parts.join(", ")}, removed; verified: nothing left\n`
+        : `${ref}: removed\n`;
       break;
     }
     case "held": {
       const n = plural(t.remaining.length, "mount");
       if (t.removed) {
         out.stdout += `${ref}: removed, but ${n} of it still held\n${heldLines(t)}`;
-        out.stderr += "hint: restart the holders listed above (for holder containers, --restart-holders does it)\n";
+        out.stderr +=
+          "hint: restart the holders listed above (for holder containers, --restart-holders does it)\n";
       } else {
         const stopped = t.stopped ? " (stopped by docker leak)" : "";
         const verb = report.dryRun ? "would not be removed" : "not removed";

@@ -2,17 +2,32 @@
  * `docker leak version`: the plugin's version, the daemon's, and how the daemon was chosen. The
  * daemon's strings are escaped: for the terminal in the table, escapeJsonText in JSON.
  */
-import type { DaemonVersion } from "../docker/client.js";
-import type { Endpoint } from "../docker/endpoint.js";
 import type { DaemonFacts } from "../model/inventory.js";
 import { escapeForTerminal, escapeJsonText } from "./escape.js";
+
+/** The daemon's answer to /version, as much of it as is shown. */
+export interface ShownVersion {
+  version: string;
+  apiVersion: string;
+  minApiVersion: string;
+  os: string;
+  arch: string;
+  kernelVersion: string;
+}
+
+/** The endpoint and how it was chosen. */
+export interface ShownEndpoint {
+  host: string;
+  context: string;
+  source: string;
+}
 
 export function renderVersion(
   format: "table" | "json",
   pluginVersion: string,
-  version: DaemonVersion,
+  version: ShownVersion,
   info: DaemonFacts,
-  endpoint: Endpoint,
+  endpoint: ShownEndpoint,
 ): string {
   if (format === "json") {
     return `${escapeJsonText(

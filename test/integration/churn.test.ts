@@ -14,7 +14,7 @@ import {
   type HelperRecord,
   mountLineFingerprint,
 } from "../../src/helper/protocol.js";
-import { hostMountinfoLines, requireDaemon, uniqueName } from "../support/daemon.js";
+import { hostMountinfoLines, mntnsOf, orderMember, requireDaemon, uniqueName } from "../support/daemon.js";
 import { type HelperHarness, helperHarness, runVerb } from "../support/helper.js";
 
 const dir = `/tmp/${uniqueName("churn")}`;
@@ -90,7 +90,8 @@ describe("the helper under churn", () => {
     try {
       // The kernel may give the new mount the old one's ID: the line's fingerprint tells them apart.
       const order = formatUnmountOrder({
-        pid: process.pid,
+        namespace: mntnsOf(process.pid),
+        members: [orderMember(process.pid)],
         mountId: oldId,
         mountPoint: path,
         fingerprint: mountLineFingerprint(first.line),

@@ -14,10 +14,12 @@ import { after, before, describe, it } from "node:test";
 import { helperSyscalls } from "../../src/docker/seccomp.js";
 import { REPO_ROOT, Scope, uniqueName, unshareHolder, waitForOwnNamespace } from "../support/daemon.js";
 
-const HELPER = join(REPO_ROOT, "build", "helper", "docker-leak-helper-linux-amd64");
+/** DLT_HELPER_BINARY: another build to test (e.g. a deliberately broken one). */
+const HELPER =
+  process.env.DLT_HELPER_BINARY ?? join(REPO_ROOT, "build", "helper", "docker-leak-helper-linux-amd64");
 const VERSION: string = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).version;
 const onHost = process.getuid?.() === 0 && arch() === "x64";
-const haveBindfs = spawnSync("bindfs", ["--version"]).status === 0;
+const haveBindfs = spawnSync("bindfs", ["--version"]).status === 0 && existsSync("/dev/fuse");
 const haveStrace = spawnSync("strace", ["-V"]).status === 0;
 /** statx reports mount IDs from Linux 5.8; before, the helper verifies through fdinfo. */
 const [kMajor = 0, kMinor = 0] = release().split(".").map(Number);
@@ -526,9 +528,11 @@ describe("the helper binary on the host", { skip: !onHost && "needs root on x86_
         [`${base} mp=${dir}/\\101`, good.id, `${dir}/\\101`, /escape \\101 .* that mountinfo never has/],
         [`${base} mp=/`, good.id, "/", /is refused/],
         [`${base.replace(/ fp=\S+/, "")} mp=${dir}/m`, good.id, `${dir}/m`, /no fp= field/],
-        [`${base} pids=1@1 mp=${dir}/m`, good.id, null, /given twice/],
-        [`${base.replace(/ id=\S+/, " id=x")} mp=${dir}/m`, null, null, /bad id= value "x"/],
-        [`${base} mp=${dir}/m extra=1`.replace(" mp=", " what=1 mp="), good.id, null, /unknown field "what"/],
+        [`${base} pids=1@1 mp=${dir}/m`, good.id, `${dir}/m`, /given twice/],
+        [`${base.replace(/ id=\S+/, " id=x")} mp=${dir}/m`, null, `${dir}/m`, /bad id= value "x"/],
+        [`${base} what=1 mp=${dir}/m`, good.id, `${dir}/m`, /unknown field "what"/],
+        [`${base}  mp=${dir}/m`, good.id, `${dir}/m`, /empty field/],
+        [base, good.id, null, /missing mp=/],
       ];
       const run = helper(["umount", ...cases.map((c) => c[0])]);
       assert.equal(run.code, 0);
@@ -570,43 +574,51 @@ describe("the helper binary on the host", { skip: !onHost && "needs root on x86_
     });
 
     /**
-     * /X/d/m carries a stack of real tmpfs mounts, /X/decoy/m a decoy tmpfs, /X/s is a symlink to
-     * decoy; a swapper exchanges /X/d and /X/s as fast as it can. Orders name the real mounts at
-     * /X/d/m, top first, each several times (every success exposes the next). Whatever the
-     * timing, the decoy must stay, and every real mount detached must be one reported ok.
+     * /X/d/m1…m100 carry real tmpfs mounts, /X/decoy/m1…m100 decoys, /X/s is a symlink to decoy;
+     * a swapper exchanges /X/d and /X/s as fast as it can while orders name the real mounts at
+     * /X/d/mN, each six times. Whatever the timing, every decoy must stay, and the real mounts
+     * detached must be exactly those reported ok.
      */
     async function race(prefix: string[], symlinkRefusal: RegExp): Promise<void> {
       const x = tmpDir("race");
-      mkdirSync(`${x}/d/m`, { recursive: true });
-      mkdirSync(`${x}/decoy/m`, { recursive: true });
+      const n = 100;
+      for (let i = 1; i <= n; i++) {
+        mkdirSync(`${x}/d/m${i}`, { recursive: true });
+        mkdirSync(`${x}/decoy/m${i}`, { recursive: true });
+      }
       execFileSync("ln", ["-s", "decoy", `${x}/s`]);
       const real = uniqueName("real");
+      const decoy = uniqueName("decoy");
       const holder = await inPrivateNamespace(
-        `mount -t tmpfs dlt-decoy ${x}/decoy/m && ` +
-          `for i in $(seq 150); do mount -t tmpfs ${real}-$i ${x}/d/m || exit 1; done && exec sleep 600`,
+        `for i in $(seq ${n}); do mount -t tmpfs ${decoy} ${x}/decoy/m$i && ` +
+          `mount -t tmpfs ${real}-$i ${x}/d/m$i || exit 1; done && exec sleep 600`,
       );
       const lines = mountinfo(holder).filter((l) => l.includes(` ${real}-`));
-      assert.equal(lines.length, 150);
+      assert.equal(lines.length, n);
       const start = startTime(holder);
-      const orders = lines.reverse().flatMap((line) => {
-        const o = `ns=${nsOf(holder)} id=${line.split(" ")[0]} fp=${fingerprint(line)} pids=${holder}@${start} mp=${x}/d/m`;
-        return Array<string>(8).fill(o);
+      const orders = lines.flatMap((line) => {
+        const [id, , , , mp] = line.split(" ");
+        const o = `ns=${nsOf(holder)} id=${id} fp=${fingerprint(line)} pids=${holder}@${start} mp=${mp}`;
+        return Array<string>(6).fill(o);
       });
       const swapper = spawn(swapLoop, [`${x}/d`, `${x}/s`], { stdio: ["ignore", "pipe", "inherit"] });
       let swaps = "";
       swapper.stdout!.on("data", (d) => (swaps += d));
+      // "close", not "exit": the count it prints must have been read
+      const closed = new Promise((r) => swapper.once("close", r));
       await new Promise((r) => setTimeout(r, 50));
       let run: HelperRun;
       try {
         run = helper(["umount", ...orders], prefix);
       } finally {
         swapper.kill("SIGTERM");
-        await exited(swapper);
+        await closed;
       }
       assert.equal(run.code, 0, run.stderr);
       assert.ok(Number(swaps) > 1000, `the swapper ran (${swaps} swaps)`);
 
-      assert.ok(isMounted(holder, " dlt-decoy "), "the decoy is still mounted");
+      const now = mountinfo(holder);
+      assert.equal(now.filter((l) => l.includes(` ${decoy} `)).length, n, "every decoy is still mounted");
       const rs = results(run);
       assert.equal(rs.length, orders.length);
       const outcomes = new Map<string, number>();
@@ -620,19 +632,28 @@ describe("the helper binary on the host", { skip: !onHost && "needs root on x86_
           `unexpected result: ${JSON.stringify(r)}`,
         );
       }
-      const okIds = rs.filter((r) => r.ok).map((r) => r.mountId);
+      const okIds = rs.filter((r) => r.ok).map((r) => r.mountId as number);
+      assert.equal(new Set(okIds).size, okIds.length, "no mount unmounted twice");
       const gone = lines
         .map((l) => Number(l.split(" ")[0]))
-        .filter((id) => !mountinfo(holder).some((l) => l.startsWith(`${id} `)));
-      assert.deepEqual(gone.sort(), [...okIds].sort(), "exactly the mounts reported ok were detached");
+        .filter((id) => !now.some((l) => l.startsWith(`${id} `)));
+      assert.deepEqual(
+        gone.sort((a, b) => a - b),
+        okIds.sort((a, b) => a - b),
+        "exactly the mounts reported ok were detached",
+      );
+      // The race was real: some orders got through, some met the symlink.
       assert.ok(outcomes.get("ok")! > 0 && outcomes.get("resolve/ELOOP")! > 0, JSON.stringify([...outcomes]));
       for (const r of rs.filter((r) => r.errno === "ELOOP")) assert.match(r.message, symlinkRefusal);
     }
 
     it("never detaches the decoy (openat2)", () =>
-      race([], /^a component of \/tmp\/\S+\/d\/m is a symbolic link; refused$/));
+      race([], /^a component of \/tmp\/\S+\/d\/m\d+ is a symbolic link; refused$/));
     it("never detaches the decoy (component by component: openat2 answers ENOSYS)", () =>
-      race([enosysExec], /^\/tmp\/\S+\/d \(a component of \/tmp\/\S+\/d\/m\) is a symbolic link; refused$/));
+      race(
+        [enosysExec],
+        /^\/tmp\/\S+\/d \(a component of \/tmp\/\S+\/d\/m\d+\) is a symbolic link; refused$/,
+      ));
   });
 
   describe("as on an old kernel (statx and openat2 answer ENOSYS)", () => {
@@ -700,7 +721,7 @@ describe("the helper binary on the host", { skip: !onHost && "needs root on x86_
   });
 
   describe("a stopped FUSE server", {
-    skip: !haveBindfs && "bindfs missing (apt-get install bindfs fuse3)",
+    skip: !haveBindfs && "bindfs or /dev/fuse missing (apt-get install bindfs fuse3)",
   }, () => {
     let x: string;
     let ns: number; // a process of the namespace that has the FUSE mount

@@ -4,7 +4,7 @@
  */
 import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -176,4 +176,16 @@ export async function waitForOwnNamespace(pid: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`pid ${pid} did not enter its own mount namespace`);
+}
+
+/** A process as an unmount order names it: PID and start time (field 22 of /proc/PID/stat). */
+export function orderMember(pid: number): { pid: number; start: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const start = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+  return { pid, start };
+}
+
+/** The inode of a process's mount namespace. */
+export function mntnsOf(pid: number): number {
+  return Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/mnt`))?.[1]);
 }

@@ -153,10 +153,15 @@ describe("helper HostConfig (never privileged, least capabilities)", () => {
       const allowed = new Set(helperSyscalls(mode));
       for (const name of refused) assert.ok(!allowed.has(name), `${mode} allows ${name}`);
     }
-    // Only umount mode may fork, join namespaces, chroot and unmount.
-    for (const name of ["clone", "fork", "setns", "chroot", "umount2"]) {
+    // Only umount mode may join namespaces, chroot and unmount; scan and umount fork watched
+    // workers and children (a stalled filesystem must not hang the helper); version does not.
+    for (const name of ["setns", "chroot", "fchdir", "umount2"]) {
       assert.ok(helperSyscalls("umount").includes(name), name);
       assert.ok(!helperSyscalls("scan").includes(name), name);
+    }
+    for (const name of ["clone", "fork", "kill", "poll"]) {
+      assert.ok(helperSyscalls("scan").includes(name), name);
+      assert.ok(helperSyscalls("umount").includes(name), name);
     }
   });
   it("userns-remap daemons run the helper with UsernsMode host", () => {

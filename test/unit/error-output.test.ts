@@ -19,7 +19,7 @@ async function run(argv: string[]): Promise<{ code: number; stdout: string; stde
     stdin: new PassThrough(),
     // No daemon: these runs fail before one is needed.
     env: { DOCKER_HOST: "unix:///nonexistent/docker.sock", NO_COLOR: "1" },
-    interrupts: { onInterrupt: () => () => undefined, interrupted: false },
+    interrupts: { signal: new AbortController().signal, interrupted: false },
     helperDir: "/nonexistent",
   });
   return {

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { describeError, LeakError, UsageError } from "../../src/errors.js";
+import { LeakError, UsageError } from "../../src/errors.js";
+import { describeError } from "../../src/render/error.js";
 import { escapeForTerminal, escapeJsonText, escapeStack, escapeToWord } from "../../src/render/escape.js";
 
 /** The reading escape.ts documents: `\\`, `\n` `\r` `\t`, `\xHH`, `\uHHHH`; any other backslash is itself. */

@@ -28,16 +28,19 @@ describe("mount line fingerprints (carried by unmount orders)", () => {
       { numRuns: 300 },
     );
   });
-  it("travel in the order's second field", () => {
+  it("travel in the order's fp= field", () => {
     assert.equal(
       formatUnmountOrder({
-        pid: 4711,
+        namespace: 4026532301,
         mountId: 101,
         mountPoint: "/a\\040b",
         fingerprint: "0123456789abcdef",
+        members: [
+          { pid: 4711, start: 123 },
+          { pid: 4712, start: 130 },
+        ],
       }),
-      "4711:101/0123456789abcdef:/a\\040b",
+      "ns=4026532301 id=101 fp=0123456789abcdef pids=4711@123,4712@130 mp=/a\\040b",
     );
-    assert.equal(formatUnmountOrder({ pid: 1, mountId: 2, mountPoint: "/x" }), "1:2:/x");
   });
 });

@@ -124,6 +124,8 @@ export function loadHandwritten(name: string): {
       namespaces: count("namespace"),
       skipped: count("skipped"),
       pinned: count("pinned"),
+      pinnedDropped: 0,
+      stalled: 0,
     },
   ];
   const ndjson = records.map((r) => `${JSON.stringify(r)}\n`).join("");

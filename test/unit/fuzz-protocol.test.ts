@@ -27,6 +27,7 @@ const anyText = fc.oneof(
 const text = fc.string({ unit: "binary", maxLength: 30 });
 const count = fc.nat({ max: 2 ** 32 });
 const inode = fc.integer({ min: 1, max: 2 ** 40 });
+const dev = fc.tuple(fc.nat(4095), fc.nat()).map(([a, b]) => `${a}:${b}`);
 
 /** Valid records of every type, as the helper would print them. */
 const validRecord: fc.Arbitrary<HelperRecord> = fc.oneof(
@@ -35,13 +36,15 @@ const validRecord: fc.Arbitrary<HelperRecord> = fc.oneof(
     version: text.filter((s) => s !== ""),
     protocol: count,
   }),
-  fc.record({ type: fc.constant("self" as const), pid: count, mntns: inode }),
+  fc.record({ type: fc.constant("self" as const), pid: count, ppid: count, mntns: inode, rootDev: dev }),
   fc.record({
     type: fc.constant("process" as const),
     pid: count,
     ppid: count,
+    start: count,
     comm: text,
     cmdline: fc.array(text, { maxLength: 4 }),
+    cmdlineTruncated: fc.boolean(),
     mntns: inode,
     root: text,
     cgroup: fc.array(text, { maxLength: 3 }),
@@ -55,14 +58,23 @@ const validRecord: fc.Arbitrary<HelperRecord> = fc.oneof(
     message: text,
   }),
   fc
-    .tuple(fc.array(count, { minLength: 1, maxLength: 5 }), inode, fc.array(text, { maxLength: 4 }), fc.nat())
+    .tuple(
+      fc.array(count, { minLength: 1, maxLength: 5 }),
+      inode,
+      fc.array(text, { maxLength: 4 }),
+      fc.nat(),
+      fc.boolean(),
+      count,
+    )
     .map(
-      ([pids, mntns, mountinfo, i]): HelperRecord => ({
+      ([pids, mntns, mountinfo, i, full, dropped]): HelperRecord => ({
         type: "namespace",
         mntns,
         pids,
         readVia: pids[i % pids.length]!,
         mountinfo,
+        full,
+        dropped,
       }),
     ),
   fc.tuple(fc.array(count, { minLength: 1, maxLength: 5 }), inode, text, fc.boolean()).map(
@@ -72,6 +84,8 @@ const validRecord: fc.Arbitrary<HelperRecord> = fc.oneof(
       pids,
       readVia: via ? pids[0]! : null,
       mountinfo: null,
+      full: false,
+      dropped: 0,
       errno: "ESRCH",
       message,
     }),
@@ -86,7 +100,7 @@ const validRecord: fc.Arbitrary<HelperRecord> = fc.oneof(
         kind: fc.constant(kind),
         fd: fc.constant(kind === "fd" ? fd : null),
         mountId: count,
-        dev: fc.tuple(fc.nat(4095), fc.nat()).map(([a, b]) => `${a}:${b}`),
+        dev,
         ino: count,
         path: text,
         overlayRootIno: fc.option(count, { nil: null }),
@@ -99,18 +113,23 @@ const validRecord: fc.Arbitrary<HelperRecord> = fc.oneof(
     namespaces: count,
     skipped: count,
     pinned: count,
+    pinnedDropped: count,
+    stalled: count,
   }),
   fc.record({ type: fc.constant("summary" as const), orders: count, ok: count, failed: count }),
   fc.record({
     type: fc.constant("result" as const),
+    index: count,
     pid: count,
     mountId: count,
     mountPoint: text,
     ok: fc.constant(true as const),
+    verifiedBy: fc.constantFrom("statx" as const, "fdinfo" as const, "mountinfo" as const),
   }),
   fc.record({
     type: fc.constant("result" as const),
-    pid: count,
+    index: count,
+    pid: fc.option(count, { nil: null }),
     mountId: count,
     mountPoint: text,
     ok: fc.constant(false as const),
@@ -118,11 +137,13 @@ const validRecord: fc.Arbitrary<HelperRecord> = fc.oneof(
       "open" as const,
       "setns" as const,
       "chroot" as const,
+      "resolve" as const,
       "check" as const,
       "umount" as const,
     ),
-    errno: fc.constantFrom("EINVAL", "EBUSY"),
+    errno: fc.constantFrom("EINVAL", "EBUSY", "ETIMEDOUT"),
     message: text,
+    locked: fc.boolean(),
   }),
   fc.record({ type: fc.constant("error" as const), message: text }),
 );
@@ -254,8 +275,10 @@ describe("fuzz: decodeRecord", () => {
       type: "process",
       pid: 1,
       ppid: 0,
+      start: 1,
       comm: "x",
       cmdline,
+      cmdlineTruncated: false,
       mntns: 1,
       root: "/",
       cgroup: [],
@@ -386,6 +409,8 @@ describe("fuzz: decodeText / decodeRecords / collectScan", () => {
             namespaces: n("namespace"),
             skipped: n("skipped"),
             pinned: n("pinned") + (honest ? 0 : 1),
+            pinnedDropped: 0,
+            stalled: 0,
           };
           return [self, ...body, summary as HelperRecord];
         }),
@@ -412,15 +437,17 @@ describe("fuzz: decodeText / decodeRecords / collectScan", () => {
   });
 
   it("decodes and collects a scan of 5,000 mounts in 200 namespaces quickly, however chunked", async () => {
-    const records: object[] = [{ type: "self", pid: 1, mntns: 4026531840 }];
+    const records: object[] = [{ type: "self", pid: 1, ppid: 0, mntns: 4026531840, rootDev: "0:1" }];
     for (let ns = 0; ns < 200; ns++) {
       const pids = [1000 + ns * 10, 1001 + ns * 10];
       records.push({
         type: "process",
         pid: pids[0],
         ppid: 1,
+        start: 1,
         comm: "sh",
         cmdline: ["sh"],
+        cmdlineTruncated: false,
         mntns: 4026532000 + ns,
         root: "/",
         cgroup: [],
@@ -430,6 +457,8 @@ describe("fuzz: decodeText / decodeRecords / collectScan", () => {
         mntns: 4026532000 + ns,
         pids,
         readVia: pids[0],
+        full: false,
+        dropped: 0,
         mountinfo: Array.from(
           { length: 25 },
           (_, m) =>
@@ -437,7 +466,15 @@ describe("fuzz: decodeText / decodeRecords / collectScan", () => {
         ),
       });
     }
-    records.push({ type: "summary", processes: 200, namespaces: 200, skipped: 0, pinned: 0 });
+    records.push({
+      type: "summary",
+      processes: 200,
+      namespaces: 200,
+      skipped: 0,
+      pinned: 0,
+      pinnedDropped: 0,
+      stalled: 0,
+    });
     const ndjson = Buffer.from(records.map((r) => `${JSON.stringify(r)}\n`).join(""));
     await fc.assert(
       fc.asyncProperty(fc.array(fc.nat(), { maxLength: 40 }), async (at) => {

@@ -13,7 +13,7 @@ import { buffer } from "node:stream/consumers";
 import { after, before, describe, it } from "node:test";
 import { pruneSelection } from "../../src/cli/commands/helper.js";
 import type { ContainerSpec, ContainerSummary, DockerClient, ImageDetails } from "../../src/docker/client.js";
-import { ApiError } from "../../src/docker/dockerode-client.js";
+import { ApiError } from "../../src/docker/client.js";
 import { lookupHelper, prepareHelper, startPrepared } from "../../src/docker/helper.js";
 import {
   findHelperImage,

@@ -29,6 +29,7 @@ describe("parseMountinfoLine", () => {
       minor: 0,
       dev: "98:0",
       root: "/mnt1",
+      rootRaw: "/mnt1",
       mountPoint: "/mnt2",
       mountPointRaw: "/mnt2",
       mountOptions: ["rw", "noatime"],

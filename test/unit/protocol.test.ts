@@ -21,17 +21,35 @@ const PROCESS = {
   type: "process",
   pid: 4711,
   ppid: 1,
+  start: 123456,
   comm: "sleep",
   cmdline: ["sleep", "600"],
+  cmdlineTruncated: false,
   mntns: 4026532301,
   root: "/",
   cgroup: ["0::/system.slice/foo.service"],
 };
 const line = (o: object) => JSON.stringify(o);
 const text = (...records: object[]) => records.map((r) => `${line(r)}\n`).join("");
-const SELF = { type: "self", pid: 99, mntns: 4026532999 };
-const NS = { type: "namespace", mntns: 4026532301, pids: [4711], readVia: 4711, mountinfo: [] };
-const SUMMARY = { type: "summary", processes: 1, namespaces: 1, skipped: 0, pinned: 0 };
+const SELF = { type: "self", pid: 99, ppid: 98, mntns: 4026532999, rootDev: "0:55" };
+const NS = {
+  type: "namespace",
+  mntns: 4026532301,
+  pids: [4711],
+  readVia: 4711,
+  mountinfo: [],
+  full: false,
+  dropped: 0,
+};
+const SUMMARY = {
+  type: "summary",
+  processes: 1,
+  namespaces: 1,
+  skipped: 0,
+  pinned: 0,
+  pinnedDropped: 0,
+  stalled: 0,
+};
 
 async function* chunksOf(...parts: Array<string | Uint8Array>): AsyncGenerator<string | Uint8Array> {
   for (const p of parts) yield p;
@@ -40,7 +58,7 @@ async function* chunksOf(...parts: Array<string | Uint8Array>): AsyncGenerator<s
 describe("decodeRecord", () => {
   it("decodes every record type of PROTOCOL.md", () => {
     const records: object[] = [
-      { type: "version", version: "0.1.0", protocol: 1 },
+      { type: "version", version: "0.1.0", protocol: 2 },
       SELF,
       PROCESS,
       {
@@ -58,6 +76,8 @@ describe("decodeRecord", () => {
         pids: [5],
         readVia: null,
         mountinfo: null,
+        full: false,
+        dropped: 0,
         errno: "EACCES",
         message: "x",
       },
@@ -87,9 +107,18 @@ describe("decodeRecord", () => {
         overlayRootIno: null,
       },
       SUMMARY,
-      { type: "result", pid: 4711, mountId: 101, mountPoint: "/var/x", ok: true },
       {
         type: "result",
+        index: 0,
+        pid: 4711,
+        mountId: 101,
+        mountPoint: "/var/x",
+        ok: true,
+        verifiedBy: "statx",
+      },
+      {
+        type: "result",
+        index: 1,
         pid: 4711,
         mountId: 101,
         mountPoint: "/var/x",
@@ -97,16 +126,31 @@ describe("decodeRecord", () => {
         stage: "check",
         errno: "ESTALE",
         message: "mount 101 is not at /var/x (now: absent)",
+        locked: false,
       },
       {
         type: "result",
-        pid: 0,
-        mountId: 0,
-        mountPoint: "junk",
+        index: 2,
+        pid: null,
+        mountId: null,
+        mountPoint: null,
         ok: false,
         stage: "parse",
         errno: "EINVAL",
         message: "bad",
+        locked: false,
+      },
+      {
+        type: "result",
+        index: 3,
+        pid: null,
+        mountId: 7,
+        mountPoint: "/x",
+        ok: false,
+        stage: "open",
+        errno: "ESRCH",
+        message: "no process of mount namespace 9 is left",
+        locked: false,
       },
       { type: "summary", orders: 2, ok: 1, failed: 1 },
       { type: "error", message: "cannot open /proc: Permission denied" },
@@ -188,7 +232,7 @@ describe("decodeRecord", () => {
     ],
     [
       "result without stage",
-      line({ type: "result", pid: 1, mountId: 1, mountPoint: "/", ok: false }),
+      line({ type: "result", index: 0, pid: 1, mountId: 1, mountPoint: "/", ok: false }),
       /field "stage"/,
     ],
     [
@@ -311,7 +355,15 @@ describe("collectScan", () => {
     ],
     [
       "an umount record in a scan",
-      text(SELF, { type: "result", pid: 1, mountId: 1, mountPoint: "/", ok: true }),
+      text(SELF, {
+        type: "result",
+        index: 0,
+        pid: 1,
+        mountId: 1,
+        mountPoint: "/",
+        ok: true,
+        verifiedBy: "statx",
+      }),
       /unexpected "result"/,
     ],
   ];
@@ -336,10 +388,16 @@ describe("collectScan", () => {
 });
 
 describe("formatUnmountOrder", () => {
-  it("keeps the raw mount point, colons and escapes included", () => {
+  it("keeps the raw mount point, colons and escapes included, last", () => {
     assert.equal(
-      formatUnmountOrder({ pid: 4711, mountId: 101, mountPoint: "/srv/a:b\\040c/shm" }),
-      "4711:101:/srv/a:b\\040c/shm",
+      formatUnmountOrder({
+        namespace: 9,
+        mountId: 101,
+        fingerprint: "00000000000000ff",
+        members: [{ pid: 4711, start: 5 }],
+        mountPoint: "/srv/a:b\\040c/shm",
+      }),
+      "ns=9 id=101 fp=00000000000000ff pids=4711@5 mp=/srv/a:b\\040c/shm",
     );
   });
 });

@@ -61,7 +61,13 @@ function finding(ns: number, mountId: number, depth: number, targetId: string, p
     pinned: [],
     cause: { short: "", full: "" },
     cure: { short: "", full: "", immediate: null },
-    unmount: { pid: ns, mountId, mountPoint: path },
+    unmount: {
+      namespace: ns,
+      members: [{ pid: ns, start: 1 }],
+      mountId,
+      mountPoint: path,
+      fingerprint: "0000000000000000",
+    },
   };
 }
 
@@ -78,11 +84,11 @@ describe("planUnmounts", () => {
       (f) => f.target.kind === "container" && f.target.id === "aaa",
     );
     assert.deepEqual(
-      plan.map((p) => p.order),
+      plan.map((p) => `${p.order.namespace} ${p.order.mountId} ${p.order.mountPoint}`),
       [
-        { pid: 10, mountId: 102, mountPoint: "/d/containers/aaa/mounts/shm/sub" },
-        { pid: 10, mountId: 101, mountPoint: "/d/containers/aaa/mounts/shm" },
-        { pid: 20, mountId: 103, mountPoint: "/d/containers/aaa/mounts/shm" },
+        "10 102 /d/containers/aaa/mounts/shm/sub",
+        "10 101 /d/containers/aaa/mounts/shm",
+        "20 103 /d/containers/aaa/mounts/shm",
       ],
     );
   });

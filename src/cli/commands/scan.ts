@@ -1,6 +1,6 @@
 import { Command, Option } from "clipanion";
-import { UsageError } from "../../errors.js";
 import { runScan } from "../../core/scan.js";
+import { UsageError } from "../../errors.js";
 import type { ScanReport } from "../../model/findings.js";
 import { escapeForTerminal } from "../../render/escape.js";
 import {
@@ -57,12 +57,16 @@ export class ScanCommand extends Command<LeakContext> {
     let code = 0;
     try {
       // Rendered as soon as the report is known, while the daemon removes the helper container.
-      await runScan(deps, { targets: this.targets, deep: this.deep }, {
-        onReport: (report) => {
-          progress.done();
-          code = this.render(report);
+      await runScan(
+        deps,
+        { targets: this.targets, deep: this.deep },
+        {
+          onReport: (report) => {
+            progress.done();
+            code = this.render(report);
+          },
         },
-      });
+      );
     } finally {
       progress.done();
     }

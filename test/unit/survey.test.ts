@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { primaryName } from "../../src/cli/scan-run.js";
+import { primaryName } from "../../src/core/survey.js";
 import type { ContainerSummary } from "../../src/docker/client.js";
 
 const listed = (names: string[]): ContainerSummary => ({
