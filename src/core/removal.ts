@@ -78,6 +78,7 @@ export async function runRemoval(deps: CoreDeps, opts: RemovalOptions): Promise<
     dryRun: opts.dryRun,
     forceUnmount: opts.forceUnmount,
     targets: targets.map((t) => t.report),
+    restarted: [],
     warnings: [...inventory.warnings],
   };
   const active = targets.filter((t) => t.report.status !== "refused");
@@ -375,7 +376,7 @@ class RemovalWork {
       throwIfAborted(this.deps.signal);
       progress(this.deps, { kind: "restart", container: shortId(id) });
       await this.deps.docker.restartContainer(id, 10);
-      this.report.warnings.push(`restarted holder container ${shortId(id)}`);
+      this.report.restarted.push(id);
     }
   }
 }

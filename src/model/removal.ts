@@ -113,6 +113,8 @@ export interface RemovalReport {
   dryRun: boolean;
   forceUnmount: boolean;
   targets: TargetReport[];
+  /** Holder containers restarted (--restart-holders), full IDs */
+  restarted: string[];
   /** From the scans and the daemon's support check */
   warnings: string[];
 }

@@ -5,7 +5,7 @@
  * (escape.ts); suggested commands are quoted for the shell (model/names.ts).
  */
 import { ExitCode } from "../errors.js";
-import { holderPhrase } from "../model/explain.js";
+import { holderPhrase, shortId } from "../model/explain.js";
 import type { Finding } from "../model/findings.js";
 import { leakCommand } from "../model/names.js";
 import {
@@ -97,7 +97,7 @@ function targetText(report: RemovalReport, t: TargetReport, out: Rendered): void
       break;
     }
     case "refused":
-      out.stderr += `docker leak: ${ref}: ${esc(t.reason ?? "refused")}${t.stopped ? " (it was stopped by docker leak)" : ""}\n`;
+      out.stderr += `docker leak: cannot remove ${t.kind === "volume" ? "volume " : ""}${ref}: ${esc(t.reason ?? "refused")}${t.stopped ? " (it was stopped by docker leak)" : ""}\n`;
       break;
   }
 }
@@ -105,6 +105,7 @@ function targetText(report: RemovalReport, t: TargetReport, out: Rendered): void
 export function renderRemovalText(report: RemovalReport): Rendered {
   const out: Rendered = { stdout: "", stderr: "" };
   if (report.dryRun) out.stdout += planTable(report);
+  for (const id of report.restarted) out.stderr += `restarted holder container ${shortId(id)}\n`;
   for (const t of report.targets) targetText(report, t, out);
   for (const w of report.warnings) out.stderr += `warning: ${esc(w)}\n`;
   if (report.dryRun) out.stderr += "dry run: nothing was changed\n";
@@ -161,6 +162,7 @@ export function renderRemovalJson(report: RemovalReport): string {
       failures: t.failures,
       reason: t.reason,
     })),
+    restarted: report.restarted,
     warnings: report.warnings,
   };
   return `${escapeJsonText(JSON.stringify(doc))}\n`;

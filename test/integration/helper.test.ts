@@ -10,13 +10,15 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LABEL_HELPER } from "../../src/docker/helper-image.js";
 import { helperHostConfig } from "../../src/docker/helper-runner.js";
-import { helperSeccompProfile } from "../../src/docker/seccomp.js";
-import { mountLineFingerprint } from "../../src/helper/protocol.js";
+import { helperSeccompProfile, NEWER_KERNEL_CALLS } from "../../src/docker/seccomp.js";
+import { formatUnmountOrder, mountLineFingerprint } from "../../src/helper/protocol.js";
 import {
   docker,
   dockerOk,
   hostMountinfoLines,
   MOUNT_CAPABLE,
+  mntnsOf,
+  orderMember,
   privateNamespaceHolder,
   REPO_ROOT,
   requireDaemon,
@@ -57,10 +59,10 @@ describe("the helper through the plugin's runner", () => {
   });
   after(() => scope.cleanup());
 
-  it("version answers with the plugin version and protocol 1", async () => {
+  it("version answers with the plugin version and protocol 2", async () => {
     const out = await runVerb(h, "version", []);
     assert.equal(out.exitCode, 0, out.stderr);
-    assert.deepEqual(out.records, [{ type: "version", version: "0.1.0", protocol: 1 }]);
+    assert.deepEqual(out.records, [{ type: "version", version: "0.1.0", protocol: 2 }]);
   });
 
   it("scan reports a private namespace made on the host, with its PID and cgroup lines", async () => {
@@ -260,9 +262,25 @@ describe("the helper through the plugin's runner", () => {
       });
     });
 
+    /** The order the plugin would give for mount `id` of the holder's namespace. */
+    const order = (id: number, fingerprint = fingerprintOf(id)) =>
+      formatUnmountOrder({
+        namespace: mntnsOf(holder),
+        members: [orderMember(holder)],
+        mountId: id,
+        mountPoint: dir,
+        fingerprint,
+      });
+    const fingerprintOf = (id: number) => {
+      const line = hostMountinfoLines(" dlt-theirs ").find(
+        (l) => l.pid === holder && l.line.startsWith(`${id} `),
+      );
+      return mountLineFingerprint(line?.line ?? "");
+    };
+
     it("refuses a stale order (wrong mount ID) and unmounts nothing", async () => {
       const id = mountIdOf(holder, dir);
-      const out = await runVerb(h, "umount", [`${holder}:${id + 100000}:${dir}`]);
+      const out = await runVerb(h, "umount", [order(id + 100000, fingerprintOf(id))]);
       assert.equal(out.exitCode, 0, out.stderr);
       const result = out.records.find((r) => r.type === "result");
       assert.equal(result?.ok, false);
@@ -277,12 +295,11 @@ describe("the helper through the plugin's runner", () => {
     it("refuses an order whose mountinfo line fingerprint no longer matches", async () => {
       const line = hostMountinfoLines(" dlt-theirs ").find((l) => l.pid === holder)!;
       const id = Number(line.line.split(" ")[0]);
-      const wrong = mountLineFingerprint(`${line.line} changed`);
-      const out = await runVerb(h, "umount", [`${holder}:${id}/${wrong}:${dir}`]);
+      const out = await runVerb(h, "umount", [order(id, mountLineFingerprint(`${line.line} changed`))]);
       const result = out.records.find((r) => r.type === "result");
       assert.equal(result?.ok, false);
       assert.equal(result?.stage, "check");
-      assert.match(result?.message, /changed since the scan/);
+      assert.match(result?.message, /changed since the scan|fingerprint/);
       assert.ok(
         hostMountinfoLines(" dlt-theirs ").some((l) => l.pid === holder),
         "still mounted",
@@ -291,7 +308,7 @@ describe("the helper through the plugin's runner", () => {
 
     it("with scan privileges cannot unmount (EPERM)", async () => {
       const id = mountIdOf(holder, dir);
-      const out = await runVerb(h, "umount", [`${holder}:${id}:${dir}`], {
+      const out = await runVerb(h, "umount", [order(id)], {
         hostConfigOverride: { CapDrop: ["ALL"], CapAdd: ["SYS_PTRACE"] },
       });
       const result = out.records.find((r) => r.type === "result");
@@ -303,14 +320,63 @@ describe("the helper through the plugin's runner", () => {
       );
     });
 
+    it("on an emulated old kernel (statx and openat2 answer ENOSYS) verifies by fdinfo and still unmounts only the ordered mount", async () => {
+      const other = await inPrivateNamespace(`mount -t tmpfs dlt-old ${dir} && exec sleep 600`);
+      for (let i = 0; i < 50 && !hostMountinfoLines(" dlt-old ").some((l) => l.pid === other); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const line = hostMountinfoLines(" dlt-old ").find((l) => l.pid === other)!.line;
+      const id = Number(line.split(" ")[0]);
+      const out = await runVerb(
+        h,
+        "umount",
+        [
+          formatUnmountOrder({
+            namespace: mntnsOf(other),
+            members: [orderMember(other)],
+            mountId: id,
+            mountPoint: dir,
+            fingerprint: mountLineFingerprint(line),
+          }),
+        ],
+        {
+          hostConfigOverride: {
+            SecurityOpt: [
+              "no-new-privileges",
+              `seccomp=${JSON.stringify(helperSeccompProfile("umount", { enosys: [...NEWER_KERNEL_CALLS] }))}`,
+            ],
+          },
+        },
+      );
+      assert.equal(out.exitCode, 0, out.stderr);
+      const result = out.records.find((r) => r.type === "result");
+      assert.equal(result?.ok, true, JSON.stringify(result));
+      assert.equal(result?.verifiedBy, "fdinfo");
+      assert.equal(hostMountinfoLines(" dlt-old ").filter((l) => l.pid === other).length, 0);
+      assert.ok(
+        hostMountinfoLines(" dlt-ours ").some((l) => l.pid === process.pid),
+        "ours is untouched",
+      );
+    });
+
     it("unmounts exactly the ordered mount in the holder's namespace", async () => {
       const id = mountIdOf(holder, dir);
       const line = hostMountinfoLines(" dlt-theirs ").find((l) => l.pid === holder)!.line;
-      const out = await runVerb(h, "umount", [`${holder}:${id}/${mountLineFingerprint(line)}:${dir}`]);
+      const out = await runVerb(h, "umount", [order(id, mountLineFingerprint(line))]);
       assert.equal(out.exitCode, 0, out.stderr);
       assert.deepEqual(
         out.records.filter((r) => r.type === "result"),
-        [{ type: "result", pid: holder, mountId: id, mountPoint: dir, ok: true }],
+        [
+          {
+            type: "result",
+            index: 0,
+            pid: holder,
+            mountId: id,
+            mountPoint: dir,
+            ok: true,
+            verifiedBy: "statx",
+          },
+        ],
       );
       assert.equal(
         hostMountinfoLines(" dlt-theirs ").filter((l) => l.pid === holder).length,

@@ -111,7 +111,10 @@ describe("docker leak rm", () => {
     assert.match(r.stdout, /ACTION\s+NAMESPACE\s+PIDS\s+OWNER\s+MOUNT ID\s+MOUNT POINT/);
     assert.match(r.stdout, new RegExp(`umount\\s+mnt:\\[\\d+\\]\\s+${hostHolder}\\s`));
     assert.match(r.stdout, new RegExp(`${target.id}/mounts/shm`));
-    assert.match(r.stdout, new RegExp(`then: remove container ${target.name}`));
+    assert.match(
+      r.stdout,
+      new RegExp(`^${target.name}: would be released from 2 leaked mounts, removed$`, "m"),
+    );
     assert.ok(exists(target.name), "container still there");
     assert.ok(heldBy(target.id, hostHolder) && heldBy(target.id, inContainer.pid), "mounts still held");
   });
@@ -121,7 +124,7 @@ describe("docker leak rm", () => {
     dockerOk(["create", "--name", idle, TEST_IMAGE]);
     const r = plugin(["rm", "--dry-run", idle]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`then: remove container ${idle}`));
+    assert.match(r.stdout, new RegExp(`^${idle}: would be removed$`, "m"));
     assert.ok(exists(idle));
   });
 
@@ -277,7 +280,7 @@ describe("docker leak rm: locked mounts (user-namespace holders)", () => {
     dockerOk(["stop", "-t", "0", target.name]);
     const r = plugin(["rm", "--force-unmount", "--restart-holders", target.name]);
     assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`restarting holder container ${holderId.slice(0, 12)}`));
+    assert.match(r.stderr, new RegExp(`restarted holder container ${holderId.slice(0, 12)}`));
     assert.notEqual(
       dockerOk(["inspect", "-f", "{{.State.StartedAt}}", holderId]),
       startedBefore,

@@ -15,6 +15,7 @@ import {
   dockerOk,
   hostMountinfoLines,
   MOUNT_CAPABLE,
+  orderMember,
   plugin,
   privateNamespaceHolder,
   type Run,
@@ -191,7 +192,8 @@ describe("docker leak scan finds real leaks", () => {
       );
       assert.ok(line, "the kernel shows the held mount");
       assert.deepEqual(f.unmount, {
-        pid: holder,
+        namespace: mntns(holder),
+        members: [orderMember(holder)],
         mountId: f.mount.mountId,
         mountPoint: f.mount.mountPointRaw,
         fingerprint: mountLineFingerprint(line.line),

@@ -20,7 +20,7 @@ try {
     onLine: () => undefined,
     afterCreate: async (id) => {
       process.stdout.write(`created ${id}\n`);
-      await new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+      await new Promise((resolve) => setTimeout(resolve, 60_000));
     },
   });
   process.stdout.write("finished without interruption\n");
