@@ -264,8 +264,31 @@ export class FakeDocker implements DockerClient {
     return h;
   }
 
+  /** The holder of this namespace exits: its processes and namespace are gone from the next scans. */
+  dropNamespace(mntns: number): void {
+    const ns = this.namespaces().find((n) => n.mntns === mntns);
+    const pids = new Set(ns?.pids ?? []);
+    this.records = this.records.filter(
+      (r) => !(r.type === "namespace" && r.mntns === mntns) && !(r.type === "process" && pids.has(r.pid)),
+    );
+  }
+
   private scanOutput(): string {
-    return this.records.map((r) => `${JSON.stringify(r)}\n`).join("");
+    const count = (type: string) => this.records.filter((r) => r.type === type).length;
+    return this.records
+      .map((r) =>
+        r.type === "summary" && "processes" in r
+          ? {
+              ...r,
+              processes: count("process"),
+              namespaces: count("namespace"),
+              skipped: count("skipped"),
+              pinned: count("pinned"),
+            }
+          : r,
+      )
+      .map((r) => `${JSON.stringify(r)}\n`)
+      .join("");
   }
 
   /** Orders as the helper parses them (PROTOCOL.md): unmounts the line with that ID and fingerprint. */
