@@ -33,7 +33,7 @@ HELPER=${HELPER:-build/helper/docker-leak-helper-linux-amd64}
 RUNS=${RUNS:-5}
 MANUAL_RUNS=${MANUAL_RUNS:-$RUNS}
 HELP_RUNS=${HELP_RUNS:-10}
-ROOTDIR=${ROOTDIR:-/var/lib/docker-leak-test/root}
+ROOTDIR=${ROOTDIR:-/var/lib/dlt-daemon/root}
 EXECROOT=${EXECROOT:-/run/docker-leak-test/exec}
 what=${1:-small}
 

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# A private dockerd for the tests: its own data-root, exec-root, socket and pidfile, no bridge
-# and no iptables, so a developer's own daemon and containers are never touched.
+# A private dockerd for the tests: its own data-root, exec-root, socket and pidfile, and its own
+# network namespace (made with `unshare --net`; the mount namespace stays the host's, so that
+# tests make real leaks), so that a developer's own daemon, its containers, its docker0 bridge
+# and iptables rules are never touched: a dockerd started in the host's network namespace with
+# --bridge=none deletes the host's docker0. The private daemon has a default bridge of its own
+# in its namespace, so its containers get network namespaces (and netns files) like anyone's.
 #
 #   scripts/test-daemon.sh start   # install docker.io/busybox-static if missing, start or reuse, build the test image
 #   scripts/test-daemon.sh stop    # stop it and clear its mounts
@@ -11,7 +15,10 @@
 # DOCKER_LEAK_TEST_DAEMON_FLAGS (extra dockerd flags, e.g. --userns-remap=default for a second daemon).
 set -euo pipefail
 
-DATA_ROOT=${DOCKER_LEAK_TEST_ROOT:-/var/lib/docker-leak-test/root}
+# Not below a path that starts with /var/lib/docker: dockerd (20.10) finds the mount its root lies
+# on by string prefix, so with a host daemon's shared /var/lib/docker bind it would take a root at
+# /var/lib/docker-x for shared already and skip making it shared (and propagation tests fail).
+DATA_ROOT=${DOCKER_LEAK_TEST_ROOT:-/var/lib/dlt-daemon/root}
 RUN_DIR=${DOCKER_LEAK_TEST_RUN:-/run/docker-leak-test}
 EXEC_ROOT=$RUN_DIR/exec
 SOCK=$RUN_DIR/docker.sock
@@ -85,12 +92,12 @@ start() {
     kill_orphans
     clear_mounts
     say "starting a private dockerd at $HOST (log: $LOG)"
-    setsid dockerd \
+    setsid unshare --net sh -c 'ip link set lo up 2>/dev/null; exec "$@"' sh dockerd \
       --data-root "$DATA_ROOT" \
       --exec-root "$EXEC_ROOT" \
       --host "$HOST" \
       --pidfile "$PIDFILE" \
-      --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+      --iptables=false --ip6tables=false --ip-masq=false \
       --storage-driver overlay2 \
       ${DOCKER_LEAK_TEST_DAEMON_FLAGS:-} \
       >"$LOG" 2>&1 </dev/null &

@@ -26,8 +26,14 @@ else
   node scripts/build.mjs --require-helpers
 fi
 
+# The host as a Docker user's machine has it (its own daemon, docker0, iptables, mounts): the
+# private daemon and the tests must leave it as they found it.
+before=$(mktemp)
+after=$(mktemp)
+trap 'rm -f "$before" "$after"' EXIT
 files=(test/unit/*.test.ts)
 if [ "$what" != unit ]; then
+  scripts/host-snapshot.sh >"$before"
   scripts/test-daemon.sh start
   files+=(test/integration/*.test.ts test/e2e/*.test.ts)
 fi
@@ -36,4 +42,15 @@ echo "== tests" >&2
 # Property-based tests: a fixed seed under CI (reproducible), random otherwise.
 if [ -n "${CI:-}" ]; then export FC_SEED=${FC_SEED:-20261127}; fi
 # One runner invocation, one summary. Files run one at a time: integration tests share the daemon.
-exec node --import tsx --import ./test/support/fast-check-seed.ts --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+status=0
+node --import tsx --import ./test/support/fast-check-seed.ts --test --test-concurrency=1 --test-reporter=spec "${files[@]}" || status=$?
+if [ "$what" != unit ]; then
+  scripts/host-snapshot.sh >"$after"
+  if ! diff -u "$before" "$after" >&2; then
+    echo "== the tests changed the host (above: - before, + after)" >&2
+    status=1
+  else
+    echo "== the host is as the tests found it (network, iptables, mounts, its own daemon)" >&2
+  fi
+fi
+exit "$status"

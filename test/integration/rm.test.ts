@@ -10,6 +10,7 @@ import {
   docker,
   dockerOk,
   hostMountinfoLines,
+  kernelCopies,
   MOUNT_CAPABLE,
   plugin,
   pluginAsync,
@@ -68,6 +69,8 @@ async function containerHolder(scope: Scope): Promise<{ name: string; pid: numbe
   throw new Error("the holder inside the container did not start");
 }
 
+const mounts = (n: number) => `${n} leaked mount${n === 1 ? "" : "s"}`;
+
 function heldBy(id: string, pid: number): boolean {
   return hostMountinfoLines(id).some((l) => l.pid === pid);
 }
@@ -106,6 +109,7 @@ describe("docker leak rm", () => {
   });
 
   it("--dry-run prints the plan and changes nothing", () => {
+    const copies = kernelCopies(target.name);
     const r = plugin(["rm", "--force-unmount", "--dry-run", target.name]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /ACTION\s+NAMESPACE\s+PIDS\s+OWNER\s+MOUNT ID\s+MOUNT POINT/);
@@ -113,7 +117,7 @@ describe("docker leak rm", () => {
     assert.match(r.stdout, new RegExp(`${target.id}/mounts/shm`));
     assert.match(
       r.stdout,
-      new RegExp(`^${target.name}: would be released from 2 leaked mounts, removed$`, "m"),
+      new RegExp(`^${target.name}: would be released from ${mounts(copies)}, removed$`, "m"),
     );
     assert.ok(exists(target.name), "container still there");
     assert.ok(heldBy(target.id, hostHolder) && heldBy(target.id, inContainer.pid), "mounts still held");
@@ -175,11 +179,13 @@ describe("docker leak rm", () => {
   });
 
   it("--force-unmount releases exactly the target's mounts, removes it, and nothing of it is left", () => {
+    const copies = kernelCopies(target.name);
+    assert.ok(copies >= 2, `recipe: ${copies} copies`);
     const r = plugin(["rm", "--force-unmount", target.name]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(
       r.stdout,
-      new RegExp(`^${target.name}: released 2 leaked mounts, removed; verified: nothing left$`, "m"),
+      new RegExp(`^${target.name}: released ${mounts(copies)}, removed; verified: nothing left$`, "m"),
     );
     assert.ok(!exists(target.name), "removed");
     assert.deepEqual(hostMountinfoLines(target.id), [], "no mountinfo line anywhere names it");
@@ -243,12 +249,13 @@ describe("docker leak rm: locked mounts (user-namespace holders)", () => {
     const holder = await userNamespaceHolder();
     dockerOk(["stop", "-t", "0", target.name]);
     assert.ok(heldBy(target.id, holder), "recipe: held by the user-namespace holder");
+    const copies = kernelCopies(target.name);
     const r = plugin(["rm", "--force-unmount", target.name]);
     assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
     assert.match(
       r.stdout,
       new RegExp(
-        `^${target.name}: 1 locked mount \\(user-namespace holder\\) detached by removing the mount point, removed; verified: nothing left$`,
+        `^${target.name}: ${copies} locked mounts? \\(user-namespace holder\\) detached by removing the mount point, removed; verified: nothing left$`,
         "m",
       ),
     );

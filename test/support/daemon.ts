@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const PRIVATE_SOCKET = process.env.DOCKER_LEAK_TEST_SOCKET ?? "/run/docker-leak-test/docker.sock";
 export const PRIVATE_HOST = `unix://${PRIVATE_SOCKET}`;
-export const PRIVATE_ROOT = process.env.DOCKER_LEAK_TEST_ROOT ?? "/var/lib/docker-leak-test/root";
+export const PRIVATE_ROOT = process.env.DOCKER_LEAK_TEST_ROOT ?? "/var/lib/dlt-daemon/root";
 export const TEST_IMAGE = "docker-leak-test/busybox:latest";
 export const BUNDLE = join(REPO_ROOT, "dist", "docker-leak.cjs");
 export const LAUNCHER = join(REPO_ROOT, "plugin-metadata", "docker-leak");
@@ -188,4 +188,55 @@ export function orderMember(pid: number): { pid: number; start: number } {
 /** The inode of a process's mount namespace. */
 export function mntnsOf(pid: number): number {
   return Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/mnt`))?.[1]);
+}
+
+/**
+ * The PID of a private daemon's dockerd (default: the main one's): the pidfile scripts/test-daemon.sh
+ * puts next to the socket in its run directory, checked against that dockerd's command line
+ * (which names the socket).
+ */
+export function privateDaemonPid(runDir = dirname(PRIVATE_SOCKET)): number {
+  const socket = join(runDir, "docker.sock");
+  const host = `unix://${socket}`;
+  const pid = Number(readFileSync(join(runDir, "docker.pid"), "utf8").trim());
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  if (!cmdline.some((a) => a === host || a === socket || a.endsWith(`=${host}`)))
+    throw new Error(`PID ${pid} (from the pidfile) is not the dockerd of ${host}`);
+  return pid;
+}
+
+/**
+ * What the kernel shows of a container's mounts outside the daemon's namespace: the distinct
+ * (namespace, mount ID) pairs whose mount point ends with its shm, its network namespace file or
+ * its rootfs, counted over every process on the host. Tests take expected counts from here, not
+ * from one host's layout.
+ */
+export function kernelCopies(
+  container: string,
+  env: NodeJS.ProcessEnv = {},
+  daemonPid = privateDaemonPid(),
+): number {
+  const inspect = JSON.parse(dockerOk(["inspect", container], env))[0];
+  const id: string = inspect.Id;
+  const ends = [`/containers/${id}/mounts/shm`];
+  const sandbox: string = inspect.NetworkSettings?.SandboxKey ?? "";
+  if (sandbox && !sandbox.endsWith("/default")) ends.push(sandbox.replace(/^\/var\/run\//, "/run/"));
+  const merged: string | undefined = inspect.GraphDriver?.Data?.MergedDir;
+  if (merged) ends.push(merged);
+  const daemonNs = mntnsOf(daemonPid);
+  const seen = new Set<string>();
+  for (const end of ends) {
+    for (const { pid, line } of hostMountinfoLines(end)) {
+      const mountPoint = line.split(" ")[4] ?? "";
+      if (!mountPoint.endsWith(end)) continue;
+      let ns: number;
+      try {
+        ns = mntnsOf(pid);
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (ns !== daemonNs) seen.add(`${ns} ${line.split(" ")[0]}`);
+    }
+  }
+  return seen.size;
 }
