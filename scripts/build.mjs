@@ -15,6 +15,7 @@
 //
 // Two files because reading and compiling the rest of the plugin (0.7 MB) cost the common
 // `docker leak version` about 35 ms it does not need; each run still loads at most two scripts.
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -28,6 +29,26 @@ if (metadata.Version !== pkg.version) {
   console.error(
     `build: plugin-metadata/metadata.json says Version ${metadata.Version}, package.json ${pkg.version}; make them agree`,
   );
+  process.exit(1);
+}
+
+// The bundled dependencies' source is changed only by the version-pinned patches in
+// scripts/patches/ (patch-package; it skips a patch already applied and fails on a version it was
+// not made for). Applied here rather than by an install script, so that the package has none.
+// docker-modem formats every request's options for its debug log even when the log is off; its
+// patch makes that lazy. The bundle is refused without it, so that an upgrade cannot drop it
+// unnoticed.
+const patched = spawnSync(
+  join(root, "node_modules", ".bin", "patch-package"),
+  ["--patch-dir", "scripts/patches"],
+  {
+    cwd: root,
+    encoding: "utf8",
+  },
+);
+const modem = readFileSync(join(root, "node_modules", "docker-modem", "lib", "modem.js"), "utf8");
+if (patched.status !== 0 || !modem.includes("if (debug.enabled) debug('Sending: %s'")) {
+  console.error(`build: the patches in scripts/patches/ do not apply:\n${patched.stdout}${patched.stderr}`);
   process.exit(1);
 }
 
@@ -56,22 +77,6 @@ const stubs = {
       contents: `module.exports = function () { throw new Error("docker leak: ${args.path} transport is not bundled"); };`,
       loader: "js",
     }));
-  },
-};
-
-// docker-modem formats every request's options for its debug log, whether or not that log is on
-// (util.inspect with showHidden and unlimited depth, which walks the http.Agent and its sockets:
-// ~0.3 ms per request cold, several ms with an agent of our own). Formatted only when the log is
-// on. The build fails if the line is not found (after an upgrade of docker-modem).
-const lazyModemDebug = {
-  name: "lazy-modem-debug",
-  setup(b) {
-    b.onLoad({ filter: /docker-modem[\\/]lib[\\/]modem\.js$/ }, (args) => {
-      const source = readFileSync(args.path, "utf8");
-      const eager = "debug('Sending: %s', util.inspect(options, {";
-      if (!source.includes(eager)) throw new Error(`${args.path}: the debug line to make lazy is gone`);
-      return { contents: source.replace(eager, `if (debug.enabled) ${eager}`), loader: "js" };
-    });
   },
 };
 
@@ -123,8 +128,9 @@ const common = {
   supported: { "dynamic-import": false },
   define: { DOCKER_LEAK_HELPER_DIGESTS: JSON.stringify(helperDigests) },
 };
-// What is done to the bundled dependencies, the same in both forms.
-const dependencyFixes = [stubs, lazyModemDebug];
+// What is done to the bundled dependencies, the same in both forms. (Their source is changed only
+// by the version-pinned patches in scripts/patches/, applied by `npm ci` through patch-package.)
+const dependencyFixes = [stubs];
 const builds = single
   ? [{ entryPoints: [join(root, "src/cli/bin.ts")], outfile: single, plugins: dependencyFixes }]
   : [

@@ -11,7 +11,7 @@ import { type Endpoint, localFiles, resolveEndpoint } from "../docker/endpoint.j
 import { ExitCode, exitCodeFor, UsageError } from "../errors.js";
 import { describeError } from "../render/error.js";
 import { escapeForTerminal, escapeJsonText } from "../render/escape.js";
-import { PLUGIN_METADATA, PLUGIN_VERSION } from "../version.js";
+import { PLUGIN_VERSION } from "../version.js";
 import { decideColorLevel, makeChalk } from "./color.js";
 import { HelperBuildCommand, HelperPruneCommand } from "./commands/helper.js";
 import { InstallCommand, UninstallCommand } from "./commands/install.js";
@@ -65,10 +65,6 @@ export function buildCli(colors: boolean): Cli<LeakContext> {
 
 export async function main(argv: readonly string[], io: MainIO): Promise<number> {
   const { stdout, stderr, env } = io;
-  if (argv[0] === "docker-cli-plugin-metadata") {
-    stdout.write(`${JSON.stringify(PLUGIN_METADATA, null, 2)}\n`);
-    return ExitCode.Ok;
-  }
   let split: ReturnType<typeof splitArgv>;
   try {
     split = splitArgv(argv);

@@ -3,6 +3,7 @@
  * same findings. The JSON schema is documented in README.md ("JSON output").
  */
 import type { ChalkInstance } from "chalk";
+import { ExitCode } from "../errors.js";
 import { holderPhrase, shortId } from "../model/explain.js";
 import { type Finding, isLeak, type ScanReport, SEVERITIES, type Severity } from "../model/findings.js";
 import { isFullId, isValidVolumeName } from "../model/names.js";
@@ -53,8 +54,8 @@ function label(t: Target): string {
   return t.kind === "volume" ? t.name : (t.name ?? t.id);
 }
 
-export function exitCodeOf(view: ScanView): 0 | 3 {
-  return view.findings.some((f) => isLeak(f.severity)) ? 3 : 0;
+export function exitCodeOf(view: ScanView): ExitCode {
+  return view.findings.some((f) => isLeak(f.severity)) ? ExitCode.LeaksFound : ExitCode.Ok;
 }
 
 export interface TableOptions {

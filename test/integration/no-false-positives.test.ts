@@ -207,14 +207,12 @@ describe("docker leak scan reports nothing for legitimate setups", () => {
   });
 
   it("scanning only our targets finds nothing at all and exits 0", () => {
-    // Only a foreign holder (another session's test) could add findings here: name it if so.
-    for (const scan of [afterStop]) {
-      const foreign = scan.json.findings.filter((f) => !heldByOurSetup(f, scan.json));
-      if (foreign.length) continue;
-      assert.deepEqual(scan.json.findings, [], brief(scan.json.findings));
-      assert.equal(scan.code, 0, scan.stderr);
-      assert.match(scan.stderr, /No leaked mounts/);
-    }
+    // afterStop names our containers and volumes: anything it reports is a finding about them. A
+    // process outside this test that made a private copy of their mounts would be a real capture,
+    // and is reported as such here (by name, in the message) rather than skipped.
+    assert.deepEqual(afterStop.json.findings, [], brief(afterStop.json.findings));
+    assert.equal(afterStop.code, 0, afterStop.stderr);
+    assert.match(afterStop.stderr, /No leaked mounts/);
   });
 });
 

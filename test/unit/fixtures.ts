@@ -21,23 +21,13 @@ export function fixtureText(name: string, file: string): string {
   return fs.readFileSync(path.join(FIXTURES, name, file), "utf8");
 }
 
-function withPaths(inspect: Json): ContainerInfo {
-  const c = mapContainer(inspect);
-  const str = (v: unknown) => (typeof v === "string" ? v : "");
-  // The boundary's mapper may not carry these yet; the model uses them when present.
-  c.hostsPath ??= str(inspect.HostsPath);
-  c.resolvConfPath ??= str(inspect.ResolvConfPath);
-  c.hostnamePath ??= str(inspect.HostnamePath);
-  return c;
-}
-
 export function loadInventory(name: string): Inventory {
   const dir = path.join(FIXTURES, name);
   const info = readJson(path.join(dir, "info.json")) as Json;
   const daemon = mapInfo(info);
   return {
     daemon,
-    containers: (readJson(path.join(dir, "containers.json")) as Json[]).map(withPaths),
+    containers: (readJson(path.join(dir, "containers.json")) as Json[]).map(mapContainer),
     volumes: (readJson(path.join(dir, "volumes.json")) as Json[]).map(mapVolume),
   };
 }

@@ -97,13 +97,26 @@ describe("parseMountinfoLine", () => {
     assert.equal(entry(108).mountPoint, "/bad\uFFFDutf8\\3");
   });
 
-  it("parses every line the recorded fixtures contain", () => {
+  it("parses every line the recorded fixtures contain, back to the same fields", () => {
+    let lines = 0;
     for (const name of ["legit", "shm-leaked-container", "volume-stale-running"]) {
       for (const l of fixtureText(name, "scan.ndjson").split("\n").filter(Boolean)) {
         const record = JSON.parse(l) as { type: string; mountinfo?: string[] | null };
-        for (const m of record.mountinfo ?? []) parseMountinfoLine(m);
+        for (const m of record.mountinfo ?? []) {
+          const e = parseMountinfoLine(m);
+          const fields = m.split(" ");
+          // The fields the model relies on, as the kernel printed them.
+          assert.equal(String(e.mountId), fields[0]);
+          assert.equal(String(e.parentId), fields[1]);
+          assert.equal(e.dev, fields[2]);
+          assert.equal(e.rootRaw, fields[3]);
+          assert.equal(e.mountPointRaw, fields[4]);
+          assert.equal(e.fstype, fields[fields.indexOf("-", 6) + 1]);
+          lines++;
+        }
       }
     }
+    assert.ok(lines > 100, `${lines} lines`);
   });
 
   const malformed = fixtureText("mountinfo", "malformed.txt").replace(/\n$/, "").split("\n");

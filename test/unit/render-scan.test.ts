@@ -40,7 +40,16 @@ describe("scan renderings (table, JSON, quiet) of one view", () => {
       );
       const quiet = renderQuiet(view, true).trimEnd().split("\n");
       assert.deepEqual(new Set(quiet), targets, "-q --no-trunc lists each affected target once, full IDs");
-      for (const id of renderQuiet(view, false).trimEnd().split("\n")) assert.ok(id.length <= 64);
+      const short = new Set(
+        json.findings.map((f: { target: { kind: string; id?: string; name: string } }) =>
+          f.target.kind === "volume" ? f.target.name : f.target.id?.slice(0, 12),
+        ),
+      );
+      assert.deepEqual(
+        new Set(renderQuiet(view, false).trimEnd().split("\n")),
+        short,
+        "-q: short IDs, like docker ps -q",
+      );
       for (const f of json.findings) {
         if (f.target.kind === "container") assert.match(f.target.id, /^[0-9a-f]{64}$/);
         assert.ok(Array.isArray(f.holder.pids) && f.holder.pids.length > 0);
