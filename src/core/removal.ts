@@ -341,7 +341,12 @@ class RemovalWork {
           throw err;
         }
         const held = (await this.scan()).findings.filter((f) => t.owns(f) && f.mount !== null);
-        if (!release || attempt >= MAX_BUSY_RETRIES || !held.length) {
+        if (!held.length) {
+          // Busy, but nothing of the target is held anywhere: the daemon's own failure, as docker rm's.
+          Object.assign(r, { status: "refused", reason: err.message });
+          return;
+        }
+        if (!release || attempt >= MAX_BUSY_RETRIES) {
           Object.assign(r, { status: "held", remaining: held, failures: [...r.failures, err.message] });
           return;
         }

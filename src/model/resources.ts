@@ -87,6 +87,8 @@ export function normalizeHostPath(path: string): string {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/** Components of a mount point compared with the daemon's paths when looking for look-alikes. */
+const LOOK_ALIKE_COMPONENTS = 64;
 
 /** What identify() says about a mount. */
 export type Identification =
@@ -121,7 +123,7 @@ export class ResourceIndex {
   /** Devices used by mounts of the daemon's table, with how many resources claim them */
   private readonly daemonDevices = new Set<string>();
   /** Host paths of resources, for recognising look-alikes by their strings (warnings only). */
-  private readonly lookAlikeSuffixes: string[] = [];
+  private readonly lookAlikePaths = new Set<string>();
   /** Whether the daemon's table could place the daemon's paths at all. */
   readonly anchored: boolean;
 
@@ -159,7 +161,7 @@ export class ResourceIndex {
       for (const path of this.rootfsCandidates(c)) {
         const place = this.placeOf(table, path);
         if (place) this.at.set(placeKey(place), mark({ kind: "rootfs", containerId: c.id, path: rootfs }));
-        this.lookAlikeSuffixes.push(normalizeHostPath(path));
+        this.lookAlikePaths.add(normalizeHostPath(path));
       }
       // Docker's own network namespace files are exclusive to one container; host networking
       // shares Docker's `netns/default` with every such container (and with the helper).
@@ -172,7 +174,7 @@ export class ResourceIndex {
       if (exclusive) {
         const place = this.placeOf(table, key);
         if (place) this.at.set(placeKey(place), mark({ kind: "netns", containerId: c.id, path: key }));
-        this.lookAlikeSuffixes.push(key);
+        this.lookAlikePaths.add(key);
       }
     }
 
@@ -198,7 +200,7 @@ export class ResourceIndex {
       };
       this.below.set(placeKey(base), { resource: byRel });
       this.content.set(placeKey(base), { resource: byRel });
-      this.lookAlikeSuffixes.push(containersDir);
+      this.lookAlikePaths.add(containersDir);
     }
 
     for (const v of this.inventory.volumes) {
@@ -220,7 +222,7 @@ export class ResourceIndex {
       if (data.startsWith(`${this.rootDir}/`)) {
         this.content.set(placeKey(place), { resource: () => volume });
       }
-      this.lookAlikeSuffixes.push(data);
+      this.lookAlikePaths.add(data);
     }
 
     // Filesystems mounted at a resource's place in the daemon's table, with root "/", used for
@@ -345,8 +347,17 @@ export class ResourceIndex {
    * with, or lies below, a path of the daemon's. Only for warnings about look-alikes.
    */
   looksLikeResource(entry: MountinfoEntry): boolean {
-    const mp = entry.mountPoint;
-    return this.lookAlikeSuffixes.some((p) => mp.endsWith(p) || mp.includes(`${p}/`));
+    // Every run of whole components of the mount point, against the set of the daemon's paths:
+    // quadratic in the components of one path (bounded), linear in the mounts and the resources.
+    const parts = entry.mountPoint.split("/").slice(1, LOOK_ALIKE_COMPONENTS + 1);
+    for (let i = 0; i < parts.length; i++) {
+      let path = "";
+      for (let j = i; j < parts.length; j++) {
+        path += `/${parts[j]}`;
+        if (this.lookAlikePaths.has(path)) return true;
+      }
+    }
+    return false;
   }
 
   container(id: string): ContainerInfo | undefined {
