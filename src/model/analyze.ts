@@ -2,34 +2,28 @@
  * The leak model: from the daemon's inventory and one helper scan to a ScanReport. Pure code:
  * no I/O, no clock (pass `now`), no daemon.
  *
- * 1. Resources (resources.ts). Each mountinfo line of each namespace is a resource of a
- *    container, of a volume, or of nobody:
- *    - rootfs: overlay whose `upperdir=` is a container's GraphDriver UpperDir; a mount at its
- *      MergedDir (fuse-overlayfs, zfs Mountpoint); devicemapper `<root>/devicemapper/mnt/<hash>`
- *      (hash = the end of DeviceName) or source `/dev/mapper/<DeviceName>`;
- *    - shm: `<root>/containers/<id>/mounts/shm` or the old `<root>/containers/<id>/shm` (other
- *      `mounts/*` tmpfs, e.g. swarm secrets, are "container-mount"); the ID comes from the path;
- *    - container-file: a bind whose mountinfo *root* is a file under `<root>/containers/<id>/`;
- *    - netns: an nsfs mount at `…/netns/<id>` where <id> ends a container's SandboxKey;
- *    - volume: a mount at a volume's Mountpoint, or a bind whose root is its `_data`;
- *    - volume-submount: anything mounted below a volume's `_data`.
- *    Paths match as suffixes (a copy seen under a bind, /rootfs/var/lib/docker/…) and /var/run
- *    equals /run. A line not identified by its paths is identified by its device number when
- *    another line with root "/" of the same filesystem was (a shm bound at /dev/shm, a tmpfs
- *    volume at /data).
- * 2. The daemon's namespace (daemon.ts): the dockerd whose --data-root/-g (default
- *    /var/lib/docker) is DockerRootDir, else the only dockerd, else the namespace in which
- *    running containers' resources are mounted at their own paths as shared, else PID 1's.
- *    The helper's own namespace (self record) never holds anything, unless it is the daemon's
- *    (a helper run by hand on the host).
+ * 1. The daemon's namespace (daemon.ts): the namespace of the helper's parent (the runtime shim
+ *    that started the helper container), confirmed by holding the helper's own root filesystem.
+ *    The helper's own namespace never holds anything, unless it is the daemon's.
+ * 2. Resources (resources.ts), by kernel facts only: each mountinfo line of each namespace is
+ *    placed (the device and path within it of the directory it is attached to, mount-table.ts)
+ *    and is a resource when it is attached at a resource's place as the daemon's own table
+ *    resolves it (rootfs at MergedDir/Mountpoint/devicemapper mnt, netns at an exclusive
+ *    SandboxKey, a volume at its Mountpoint), inside a container's directory (shm, other mounts)
+ *    or below a volume's _data; or when its content is the resource's (a bind of a container's
+ *    file or a volume's _data on the daemon's filesystem, any mount of a filesystem that is
+ *    exclusively one resource's). First every line by place (so that copies proven by place
+ *    teach which filesystems are whose), then by place or content. Lines whose paths merely look
+ *    like Docker's are look-alikes: counted, never findings. Mounts of docker leak's own helper
+ *    containers are ignored.
  * 3. Legitimate presence — no finding:
  *    a. the daemon's namespace while the owner is running, paused or restarting (a volume's own
  *       mount there is Docker's business and never a finding);
- *    b. a namespace whose root process belongs (cgroup) to the running owner container itself;
+ *    b. a namespace whose root process provably belongs to the running owner container itself;
  *    c. `--ipc container:X` (by name, ID or ID prefix) holding X's shm; `--network container:X`
  *       (or HostsPath/ResolvConfPath/HostnamePath in X's directory) holding X's files;
- *    d. a container that declares the volume (a mount naming it, a bind of its _data) or gets
- *       it through --volumes-from (followed transitively);
+ *    d. a container that declares the volume (a mount naming it, a bind of its _data or below)
+ *       or gets it through --volumes-from (followed transitively);
  *    e. a copy that follows the daemon's unmounts: `master:N` (slave) or `shared:N` (peer) where
  *       the daemon's namespace has `shared:N`. Docker binds its root (or a parent) rslave by
  *       default, so those containers are this case.
@@ -39,19 +33,20 @@
  *    EBUSY). Elsewhere a copy is `captured` while the owner runs (a volume: while a running
  *    container uses it) and `leaked` once it is stopped, dead, created, removing or removed
  *    (a volume: unused). With `deep`, a pinned file (its mount is attached nowhere, says the
- *    helper) is tied to a resource by its device (the filesystem of a resource still mounted
- *    somewhere, e.g. a copy detached while the container runs) or by its path (when it still
- *    names a container's or volume's path); it is `pinned` when the owner is gone and
- *    `captured` while it runs. Other pinned files cannot be tied to Docker (a detached mount
- *    reports paths relative to itself: a stopped container's rootfs pinned by a cwd shows
- *    "/tmp") and are listed in `detached`, not reported; a file on a filesystem that is still
- *    mounted elsewhere as something else (the root fs behind a detached bind) is ignored.
+ *    helper) is tied to a resource by its device (a filesystem that is exclusively a
+ *    resource's) or, for a detached overlay, by its root directory's inode being a container's
+ *    upper directory (the helper's layer records); never by its link text, which on a detached
+ *    mount is whatever the holder made it. It is `pinned` when the owner is gone and `captured`
+ *    while it runs; other pinned files are listed in `detached`, not reported.
  * 5. Holders (holders.ts): per holding namespace all its PIDs, and the owner of its root
- *    process (the member whose parent is outside it) from cgroups: a container of this daemon
- *    (ID, name, image), a container of another runtime, a Kubernetes pod (UID, and namespace
- *    and name from the io.kubernetes.pod.* labels when the container is ours), a systemd unit,
- *    or a plain host process. Pinned files are held by the processes that pin them.
- * 6. Cause and cure (explain.ts) per finding, short for the table and full for JSON.
+ *    process (the member whose parent is outside it): a container of this daemon only when its
+ *    cgroup is where this daemon puts that container and it descends from the container's init
+ *    or shim; otherwise a claim (a plain process with `claimedContainer`), a container of another
+ *    runtime, a Kubernetes pod, a systemd unit, or a plain host process (these from cgroups, for
+ *    information only). Pinned files are held by the processes that pin them.
+ * 6. Cause and cure (explain.ts) per finding, short for the table and full for JSON; the unmount
+ *    order names the namespace, its members by PID and start time, the mount ID and the
+ *    fingerprint of its line.
  */
 import type { HelperScan, NamespaceRecord, PinnedRecord, ProcessRecord } from "../helper/protocol.js";
 import { mountLineFingerprint } from "../helper/protocol.js";
