@@ -21,6 +21,8 @@
 # containers ran; plus P plain host `sleep` processes.
 #   small: N=40  P=500  K=20        large: N=160 P=2000 K=80 (4x)
 # Env: RUNS (default 5), MANUAL_RUNS (default RUNS; the manual search is slow at large size),
+#      B_PLUGIN (another build's dist/docker-leak.cjs: its scan end to end is timed too, run for
+#      run alternating with this one's, A B A B …, with the median of the ratios: A/B in one sitting),
 #      SETTLE (seconds to let the daemon settle after the setup, default 5),
 #      HELP_RUNS (default 10, passed to bench-help.sh), DOCKER_HOST (default: the test daemon).
 # Everything it creates is named dlt-bench-* and removed on exit (trap EXIT).
@@ -87,6 +89,19 @@ max_rss_kb() { # command… → max RSS (kB) of the command's process tree, per 
 }
 
 scan_e2e() { node dist/docker-leak.cjs scan --format json; }
+scan_e2e_b() { node "$B_PLUGIN" scan --format json; }
+ab_e2e() { # runs → "A-median B-median median-of-A/B" (ms), the two alternating run for run
+  local i a b
+  : >"$work/ab"
+  for i in $(seq "$1"); do
+    a=$(time_ms scan_e2e)
+    b=$(time_ms scan_e2e_b)
+    echo "$a $b" >>"$work/ab"
+  done
+  printf '%s %s %s\n' "$(awk '{print $1}' "$work/ab" | median | awk '{printf "%.1f", $1/1000}')" \
+    "$(awk '{print $2}' "$work/ab" | median | awk '{printf "%.1f", $1/1000}')" \
+    "$(awk '{printf "%.4f\n", $1/$2}' "$work/ab" | median)"
+}
 helper_scan() { "$HELPER" scan --filter "$ROOTDIR" --filter /netns/; }  # the plugin's filters
 manual() { # the manual way, as the issue writes it: one find | xargs grep over every process's mounts per container
   local id
@@ -156,8 +171,15 @@ bench_size() { # size N P K
   # Let the daemon finish the setup's work (exits, unmounts, events of the killed containers)
   # before anything is timed: the first scans after a mass kill otherwise pay for it.
   sleep "${SETTLE:-5}"
-  local e2e helper man mang flo rss_plugin rss_helper fixed rss_more e2e_more
+  local e2e helper man mang flo rss_plugin rss_helper fixed rss_more e2e_more ab
   e2e=$(median_ms "$RUNS" scan_e2e)
+  if [ -n "${B_PLUGIN:-}" ]; then
+    ab=$(ab_e2e "$RUNS")
+    printf '\n== %s: A/B, this build (A) and %s (B), alternating, %s runs each\n' "$size" "$B_PLUGIN" "$RUNS"
+    printf '%-44s %10s ms\n' "A: docker leak scan --format json" "${ab%% *}" "B: the same, other build" "$(echo "$ab" | cut -d' ' -f2)"
+    printf '%-44s %10sx\n' "median of A/B, run for run" "${ab##* }"
+    echo "RESULT-AB $size a=${ab%% *} b=$(echo "$ab" | cut -d' ' -f2) ratio=${ab##* }"
+  fi
   helper=$(median_ms "$RUNS" helper_scan)
   flo=$(median_ms "$RUNS" floor)
   man=$(median_ms "$MANUAL_RUNS" manual)

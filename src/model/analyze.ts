@@ -289,10 +289,12 @@ function identifyAll(
   daemon: DaemonLocation,
   selfNamespace: number,
 ): { ns: number; entry: MountinfoEntry }[] {
+  const byPlace = new Map<MountinfoEntry, Identification>();
   for (const ns of namespaces) {
     if (ns.record.mntns === selfNamespace && ns.record.mntns !== daemon.namespace) continue;
     for (const entry of ns.table.entries) {
       const id = index.identifyByPlace(entry, ns.table);
+      if (id) byPlace.set(entry, id);
       if (id && "resource" in id) index.learnSuperblock(entry, id.resource);
     }
   }
@@ -301,7 +303,7 @@ function identifyAll(
     const inside = new Map<number, boolean>();
     const skip = ns.record.mntns === selfNamespace && ns.record.mntns !== daemon.namespace;
     ns.mounts = ns.table.entries.map((entry, i) => {
-      const id: Identification = skip ? null : index.identify(entry, ns.table);
+      const id: Identification = skip ? null : (byPlace.get(entry) ?? index.identifyByContent(entry));
       // A mount attached inside a resource's own filesystem, however deep (a container's
       // /dev/pts seen through a /rootfs bind), is that container's business, not a look-alike.
       if (

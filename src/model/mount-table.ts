@@ -40,6 +40,7 @@ export class MountTable {
   /** Mounts attached to mount P at mount point M, key `P\0M`, in kernel order (stacked: later on top) */
   private readonly children = new Map<string, MountinfoEntry[]>();
   private readonly depths = new Map<number, number>();
+  private readonly places = new Map<number, Place | null>();
   private rootMount: MountinfoEntry | null | undefined;
 
   constructor(readonly entries: readonly MountinfoEntry[]) {
@@ -82,13 +83,15 @@ export class MountTable {
     return this.depths.get(e.mountId) ?? 0;
   }
 
-  /** Where this mount is attached, or null when its parent is not in the table. */
+  /** Where this mount is attached, or null when its parent is not in the table (computed once). */
   place(e: MountinfoEntry): Place | null {
+    const known = this.places.get(e.mountId);
+    if (known !== undefined) return known;
     const parent = e.parentId === e.mountId ? undefined : this.byId.get(e.parentId);
-    if (!parent) return null;
-    const rel = relativeRaw(e.mountPointRaw, parent.mountPointRaw);
-    if (rel === null) return null;
-    return { dev: parent.dev, path: joinRaw(parent.rootRaw, rel) };
+    const rel = parent ? relativeRaw(e.mountPointRaw, parent.mountPointRaw) : null;
+    const place = parent && rel !== null ? { dev: parent.dev, path: joinRaw(parent.rootRaw, rel) } : null;
+    this.places.set(e.mountId, place);
+    return place;
   }
 
   /** The visible mount of the namespace's root directory: the top of what is stacked at "/". */

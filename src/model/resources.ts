@@ -124,6 +124,8 @@ export class ResourceIndex {
   private readonly daemonDevices = new Set<string>();
   /** Host paths of resources, for recognising look-alikes by their strings (warnings only). */
   private readonly lookAlikePaths = new Set<string>();
+  /** Substrings every look-alike's mount point has (the daemon's root, netns, outside volumes). */
+  private readonly lookAlikeHints: string[] = [];
   /** Whether the daemon's table could place the daemon's paths at all. */
   readonly anchored: boolean;
 
@@ -298,8 +300,11 @@ export class ResourceIndex {
 
   /** The resource of a mount by its place, else by its content (device and root). */
   identify(entry: MountinfoEntry, table: MountTable): Identification {
-    const byPlace = this.identifyByPlace(entry, table);
-    if (byPlace) return byPlace;
+    return this.identifyByPlace(entry, table) ?? this.identifyByContent(entry);
+  }
+
+  /** The resource of a mount by its content alone: its device and root. */
+  identifyByContent(entry: MountinfoEntry): Identification {
     const whole = this.superblocks.get(entry.dev) ?? this.superblocks.get(`${entry.dev}\0${entry.rootRaw}`);
     if (whole !== undefined)
       return whole === "ignored" ? { ignored: true } : { resource: whole, by: "content" };
@@ -347,6 +352,11 @@ export class ResourceIndex {
    * with, or lies below, a path of the daemon's. Only for warnings about look-alikes.
    */
   looksLikeResource(entry: MountinfoEntry): boolean {
+    if (this.lookAlikeHints.length === 0) {
+      this.lookAlikeHints.push(this.rootDir, "/netns/");
+      for (const p of this.lookAlikePaths) if (!p.startsWith(`${this.rootDir}/`)) this.lookAlikeHints.push(p);
+    }
+    if (!this.lookAlikeHints.some((h) => entry.mountPoint.includes(h))) return false;
     // Every run of whole components of the mount point, against the set of the daemon's paths:
     // quadratic in the components of one path (bounded), linear in the mounts and the resources.
     const parts = entry.mountPoint.split("/").slice(1, LOOK_ALIKE_COMPONENTS + 1);
