@@ -19,7 +19,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -101,6 +101,30 @@ for (const arch of ["amd64", "arm64"]) {
   }
 }
 
+// The layer each helper makes (binary SHA-256 -> diff_id: DOCKER_LEAK_HELPER_LAYERS), computed by
+// the plugin's own makeHelperLayer, so that a run knows its image's ID without packing the layer.
+const helperLayers = {};
+const present = Object.keys(helperDigests);
+if (present.length) {
+  const script = `
+    import { locateHelperBinary, makeHelperLayer } from ${JSON.stringify(pathToFileURL(join(root, "src", "docker", "helper-image.ts")).href)};
+    const out = {};
+    for (const arch of ${JSON.stringify(present)}) {
+      const binary = locateHelperBinary(${JSON.stringify(join(root, "build", "helper"))}, arch, undefined);
+      out[binary.sha256] = (await makeHelperLayer(binary, { version: "build" }, {})).diffId;
+    }
+    process.stdout.write(JSON.stringify(out));`;
+  const run = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: root,
+    encoding: "utf8",
+  });
+  if (run.status !== 0) {
+    console.error(`build: computing the helper layers failed:\n${run.stderr}`);
+    process.exit(1);
+  }
+  Object.assign(helperLayers, JSON.parse(run.stdout));
+}
+
 // The entry's `import("./full.js")` becomes a require of the second bundle, next to it.
 const MAIN_BUNDLE = "docker-leak-main.cjs";
 const split = {
@@ -126,7 +150,10 @@ const common = {
   logLevel: "warning",
   // import() of the second bundle as a plain require: no ES module loader for a CommonJS file.
   supported: { "dynamic-import": false },
-  define: { DOCKER_LEAK_HELPER_DIGESTS: JSON.stringify(helperDigests) },
+  define: {
+    DOCKER_LEAK_HELPER_DIGESTS: JSON.stringify(helperDigests),
+    DOCKER_LEAK_HELPER_LAYERS: JSON.stringify(helperLayers),
+  },
 };
 // What is done to the bundled dependencies, the same in both forms. (Their source is changed only
 // by the version-pinned patches in scripts/patches/, applied by `npm ci` through patch-package.)

@@ -53,6 +53,16 @@ declare const DOCKER_LEAK_HELPER_DIGESTS: Partial<Record<HelperArch, string>> | 
 export const BUILT_IN_HELPER_DIGESTS: Partial<Record<HelperArch, string>> | undefined =
   typeof DOCKER_LEAK_HELPER_DIGESTS === "undefined" ? undefined : DOCKER_LEAK_HELPER_DIGESTS;
 
+/**
+ * The layer each helper binary makes (binary SHA-256 → the layer tar's diff_id), computed by
+ * scripts/build.mjs with makeHelperLayer itself and written into the bundle like the digests: a
+ * run then knows its image's expected ID without packing the layer, which it packs (and checks
+ * against this) only when it loads the image. Unbundled (tests), it is computed each time.
+ */
+declare const DOCKER_LEAK_HELPER_LAYERS: Record<string, string> | undefined;
+export const BUILT_IN_LAYER_DIFF_IDS: Record<string, string> | undefined =
+  typeof DOCKER_LEAK_HELPER_LAYERS === "undefined" ? undefined : DOCKER_LEAK_HELPER_LAYERS;
+
 export type HelperArch = "amd64" | "arm64";
 
 export interface HelperBinary {
@@ -77,8 +87,8 @@ export interface HelperLayer {
   tag: string;
   /** The binary's SHA-256 (hex). */
   sha256: string;
-  /** The layer tar: the binary alone, owned by 0:0, mode 0755, mtime 0. */
-  layer: Buffer;
+  /** The layer tar: the binary alone, owned by 0:0, mode 0755, mtime 0 (packed when first asked). */
+  layerTar(): Promise<Buffer>;
   /** "sha256:" + SHA-256 of the layer tar: its entry in `rootfs.diff_ids`. */
   diffId: string;
   /** The image config JSON, exactly as loaded. */
@@ -210,13 +220,31 @@ export function helperImageConfig(p: {
   return Buffer.from(JSON.stringify(config));
 }
 
-/** The layer and the config for this binary, and so the image's expected ID (no daemon call). */
+/**
+ * The layer and the config for this binary, and so the image's expected ID (no daemon call). The
+ * layer's digest comes from the build when it computed it for these very bytes (`diffIds`),
+ * otherwise from packing the layer now.
+ */
 export async function makeHelperLayer(
   binary: HelperBinary,
   opts: { version: string; os?: string },
+  diffIds: Record<string, string> | undefined = BUILT_IN_LAYER_DIFF_IDS,
 ): Promise<HelperLayer> {
-  const layer = await packFiles([{ name: BINARY_NAME, data: binary.bytes, mode: 0o755 }]);
-  const diffId = `sha256:${sha256Hex(layer)}`;
+  const known = diffIds?.[binary.sha256];
+  let packed: Promise<Buffer> | undefined;
+  const layerTar = () => {
+    packed ??= packFiles([{ name: BINARY_NAME, data: binary.bytes, mode: 0o755 }]).then((tar) => {
+      const digest = `sha256:${sha256Hex(tar)}`;
+      if (known && digest !== known) {
+        throw new LeakError(
+          `the helper layer packed here (${digest}) is not the one docker leak was built with (${known}); reinstall docker leak`,
+        );
+      }
+      return tar;
+    });
+    return packed;
+  };
+  const diffId = known ?? `sha256:${sha256Hex(await layerTar())}`;
   const config = helperImageConfig({
     arch: binary.arch,
     os: opts.os || "linux",
@@ -228,7 +256,7 @@ export async function makeHelperLayer(
     version: opts.version,
     tag: helperTag(opts.version),
     sha256: binary.sha256,
-    layer,
+    layerTar,
     diffId,
     config,
     expectedId: `sha256:${sha256Hex(config)}`,
@@ -243,7 +271,7 @@ export async function helperArchive(layer: HelperLayer): Promise<Buffer> {
   return packFiles([
     { name: "manifest.json", data: Buffer.from(JSON.stringify(manifest)), mode: 0o644 },
     { name: configName, data: layer.config, mode: 0o644 },
-    { name: layerName, data: layer.layer, mode: 0o644 },
+    { name: layerName, data: await layer.layerTar(), mode: 0o644 },
   ]);
 }
 

@@ -354,7 +354,8 @@ export class ResourceIndex {
   looksLikeResource(entry: MountinfoEntry): boolean {
     if (this.lookAlikeHints.length === 0) {
       this.lookAlikeHints.push(this.rootDir, "/netns/");
-      for (const p of this.lookAlikePaths) if (!p.startsWith(`${this.rootDir}/`)) this.lookAlikeHints.push(p);
+      for (const p of this.lookAlikePaths)
+        if (!p.startsWith(`${this.rootDir}/`) && !p.includes("/netns/")) this.lookAlikeHints.push(p);
     }
     if (!this.lookAlikeHints.some((h) => entry.mountPoint.includes(h))) return false;
     // Every run of whole components of the mount point, against the set of the daemon's paths:

@@ -87,14 +87,14 @@ describe("the helper image archive", () => {
 
   it("is the same bytes every time (layer, config, archive)", async () => {
     const again = await makeHelperLayer(binary(Buffer.from(BYTES)), { version: VERSION, os: "linux" });
-    assert.ok(again.layer.equals(layer.layer), "layer tar");
+    assert.ok((await again.layerTar()).equals(await layer.layerTar()), "layer tar");
     assert.ok(again.config.equals(layer.config), "config");
     assert.equal(again.expectedId, layer.expectedId);
     assert.ok((await helperArchive(again)).equals(await helperArchive(layer)), "archive");
   });
 
-  it("has a layer holding only the binary: owner 0:0, mode 0755, mtime 0", () => {
-    const entries = readTar(layer.layer);
+  it("has a layer holding only the binary: owner 0:0, mode 0755, mtime 0", async () => {
+    const entries = readTar(await layer.layerTar());
     assert.equal(entries.length, 1);
     const [e] = entries;
     assert.equal(e!.name, "docker-leak-helper");
@@ -108,8 +108,8 @@ describe("the helper image archive", () => {
     assert.ok(e!.data.equals(BYTES), "the binary's bytes");
   });
 
-  it("has the config as documented; the expected ID is the SHA-256 of its exact bytes", () => {
-    assert.equal(layer.diffId, `sha256:${sha256(layer.layer)}`);
+  it("has the config as documented; the expected ID is the SHA-256 of its exact bytes", async () => {
+    assert.equal(layer.diffId, `sha256:${sha256(await layer.layerTar())}`);
     assert.equal(layer.expectedId, `sha256:${sha256(layer.config)}`);
     assert.equal(layer.sha256, sha256(BYTES));
     assert.equal(layer.tag, `docker-leak-helper:${VERSION}`);
@@ -154,7 +154,23 @@ describe("the helper image archive", () => {
       { Config: entries[1]!.name, RepoTags: [`docker-leak-helper:${VERSION}`], Layers: [entries[2]!.name] },
     ]);
     assert.ok(entries[1]!.data.equals(layer.config));
-    assert.ok(entries[2]!.data.equals(layer.layer));
+    assert.ok(entries[2]!.data.equals(await layer.layerTar()));
+  });
+
+  it("takes the layer's digest from the build when it computed it for these bytes, and checks it when packing", async () => {
+    const built = await makeHelperLayer(
+      binary(),
+      { version: VERSION, os: "linux" },
+      { [layer.sha256]: layer.diffId },
+    );
+    assert.equal(built.expectedId, layer.expectedId, "the same image, known without packing");
+    assert.ok((await built.layerTar()).equals(await layer.layerTar()));
+    const wrong = await makeHelperLayer(
+      binary(),
+      { version: VERSION, os: "linux" },
+      { [layer.sha256]: `sha256:${"0".repeat(64)}` },
+    );
+    await assert.rejects(wrong.layerTar(), /is not the one docker leak was built with/);
   });
 
   it("changes with the binary, the version and the architecture", async () => {
