@@ -67,11 +67,21 @@ import { type Holder, HolderAttribution } from "./holders.js";
 import type { ContainerInfo, Inventory } from "./inventory.js";
 import { MountTable } from "./mount-table.js";
 import {
+  escapeMountinfoPath,
   type MountinfoEntry,
   MountinfoSyntaxError,
   parseMountinfoLine,
   propagationMode,
 } from "./mountinfo.js";
+import {
+  type BlocksRemoval,
+  type CauseFacts,
+  foreignCopyBlocks,
+  type HolderKind,
+  type MountPropagation,
+  PeerGroups,
+  propagationCut,
+} from "./propagation.js";
 import {
   type Identification,
   isActive,
@@ -162,6 +172,7 @@ export function analyze({
   );
   const holders = new HolderAttribution(index, processes, inventory);
   const volumes = new VolumeUsage(index, inventory.containers);
+  const facts = new FactFinder(namespaces, daemonNs, index, processes, inventory.daemon.kernelVersion);
 
   const findings: Finding[] = [];
   for (const ns of namespaces) {
@@ -173,11 +184,20 @@ export function analyze({
       const resource = mount.resource;
       if (!resource) continue;
       holder ??= holders.ofNamespace(ns.record.mntns, ns.record.pids, daemon);
+      const target = targetOf(resource, index, volumes);
+      const mountFacts = isDaemon
+        ? facts.ofDaemonMount(mount, resource, holder, target)
+        : facts.ofCopy(ns, mount, resource, holder, target);
       const severity = isDaemon
         ? daemonSeverity(resource, index)
-        : foreignSeverity(resource, mount.entry, holder, index, volumes, daemonPeerGroups);
+        : foreignSeverity(
+            resource,
+            holder,
+            index,
+            volumes,
+            follows(mountFacts, mount.entry, daemonPeerGroups),
+          );
       if (!severity) continue;
-      const target = targetOf(resource, index, volumes);
       const mountRef = toMountRef(mount);
       findings.push(
         finding({
@@ -188,8 +208,8 @@ export function analyze({
           mount: mountRef,
           pinned: [],
           daemon,
-          index,
           volumes,
+          facts: mountFacts,
           unmount: unmountOrder(ns, mount, processes),
         }),
       );
@@ -198,7 +218,7 @@ export function analyze({
 
   const detached: DetachedFile[] = [];
   if (deep) {
-    const pinned = { scan, namespaces, index, holders, volumes, daemon, processes };
+    const pinned = { scan, namespaces, index, holders, volumes, daemon, processes, facts };
     analyzePinned(pinned, findings, detached);
   }
 
@@ -389,18 +409,28 @@ function daemonSeverity(resource: Resource, index: ResourceIndex): Severity | nu
   return c && isActive(c.status) ? null : "stale";
 }
 
+/**
+ * Whether the copy goes when Docker unmounts the original: the original is mounted, and the
+ * copy's parent receives the unmounts of the original's parent. When either parent is not in the
+ * tables, the copy's own tags stand in (a peer or slave of one of the daemon's peer groups).
+ */
+function follows(facts: CauseFacts, entry: MountinfoEntry, daemonPeerGroups: ReadonlySet<number>): boolean {
+  if (facts.receivesUnmounts !== null) return facts.original !== null && facts.receivesUnmounts;
+  const { master, shared } = entry.propagation;
+  return (
+    (master !== null && daemonPeerGroups.has(master)) || (shared !== null && daemonPeerGroups.has(shared))
+  );
+}
+
 function foreignSeverity(
   resource: Resource,
-  entry: MountinfoEntry,
   holder: Holder,
   index: ResourceIndex,
   volumes: VolumeUsage,
-  daemonPeerGroups: ReadonlySet<number>,
+  followsDaemon: boolean,
 ): Severity | null {
   // (e) the copy follows the daemon's unmounts
-  const { master, shared } = entry.propagation;
-  if ((master !== null && daemonPeerGroups.has(master)) || (shared !== null && daemonPeerGroups.has(shared)))
-    return null;
+  if (followsDaemon) return null;
 
   const holderContainer = holderContainerOf(holder, index);
   if (isVolumeResource(resource)) {
@@ -539,11 +569,11 @@ function finding(args: {
   mount: MountRef | null;
   pinned: PinnedFile[];
   daemon: DaemonLocation;
-  index: ResourceIndex;
   volumes: VolumeUsage;
+  facts: CauseFacts;
   unmount: UnmountOrder | null;
 }): Finding {
-  const { severity, target, resource, holder, mount, pinned, daemon, index, volumes, unmount } = args;
+  const { severity, target, resource, holder, mount, pinned, daemon, volumes, facts, unmount } = args;
   const ctx: ExplainContext = {
     severity,
     target,
@@ -553,28 +583,203 @@ function finding(args: {
     pinned,
     daemon,
     sharedBinders: "volumeName" in resource ? volumes.sharedBinders(resource.volumeName) : [],
-    exposingBind: exposingBind(holder, resource, index),
+    facts,
   };
   const { cause, cure } = explain(ctx);
-  return { severity, target, resource, holder, mount, pinned, cause, cure, unmount };
+  return { severity, target, resource, holder, mount, pinned, cause: { ...cause, facts }, cure, unmount };
 }
 
-/** The holder container's bind whose source contains the resource's host path. */
-function exposingBind(
-  holder: Holder,
-  resource: Resource,
-  index: ResourceIndex,
-): ExplainContext["exposingBind"] {
-  const c = holderContainerOf(holder, index);
-  if (!c) return null;
-  const within = (src: string): boolean => {
-    const s = normalizeHostPath(src);
-    return s === "/" || resource.path === s || resource.path.startsWith(`${s}/`);
+// ------------------------------------------------------------------------------------------
+// Propagation facts (see propagation.ts)
+
+function propagationOf(e: MountinfoEntry): MountPropagation {
+  return {
+    mountId: e.mountId,
+    mountPoint: e.mountPoint,
+    propagation: propagationMode(e.propagation),
+    peerGroup: e.propagation.shared,
+    masterGroup: e.propagation.master,
   };
-  const bind = c.mounts
-    .filter((m) => m.type === "bind" && within(m.source))
-    .sort((a, b) => b.source.length - a.source.length)[0];
-  return bind ? { source: bind.source, destination: bind.destination, propagation: bind.propagation } : null;
+}
+
+function holderKind(h: Holder): HolderKind {
+  const o = h.owner;
+  if (o.kind === "container") return o.mainNamespace === false ? "container-process" : "container";
+  return o.kind;
+}
+
+const resourceKey = (r: Resource): string => `${r.kind}\0${r.path}`;
+
+/** The kernel facts behind each finding's cause: the two parents, the holder's bind, the kernel. */
+class FactFinder {
+  private readonly groups = new PeerGroups();
+  private readonly originals = new Map<string, MountinfoEntry>();
+  private readonly daemonGroups = new Set<number>();
+  private readonly nsReceives = new Map<number, boolean>();
+  private readonly daemonInHostNamespace: boolean | null;
+
+  constructor(
+    namespaces: readonly ScannedNamespace[],
+    private readonly daemonNs: ScannedNamespace | undefined,
+    private readonly index: ResourceIndex,
+    processes: ReadonlyMap<number, ProcessRecord>,
+    private readonly kernel: string,
+  ) {
+    for (const ns of namespaces) for (const e of ns.table.entries) this.groups.learn(e.propagation);
+    for (const m of daemonNs?.mounts ?? []) {
+      if (m.resource) this.originals.set(resourceKey(m.resource), m.entry);
+    }
+    for (const e of daemonNs?.table.entries ?? []) {
+      if (e.propagation.shared !== null) this.daemonGroups.add(e.propagation.shared);
+    }
+    const init = processes.get(1);
+    this.daemonInHostNamespace = daemonNs && init ? init.mntns === daemonNs.record.mntns : null;
+  }
+
+  /** A copy in a holder's namespace. */
+  ofCopy(
+    ns: ScannedNamespace,
+    mount: ScannedMount,
+    resource: Resource,
+    holder: Holder,
+    target: Target,
+  ): CauseFacts {
+    const kind = holderKind(holder);
+    const original = this.originals.get(resourceKey(resource)) ?? null;
+    const originalParent = this.originalParent(resource, original);
+    const copyParentEntry = ns.table.byId.get(mount.entry.parentId);
+    const copyParent =
+      copyParentEntry && copyParentEntry !== mount.entry ? propagationOf(copyParentEntry) : null;
+    const bind = this.bind(holder, resource, ns.table, mount.entry);
+    const { receives, cut } = propagationCut(this.groups, originalParent, copyParent, bind, kind);
+    return {
+      resource: resource.kind,
+      holder: kind,
+      copy: propagationOf(mount.entry),
+      copyParent,
+      original: original ? propagationOf(original) : null,
+      originalParent,
+      bind,
+      receivesUnmounts: receives,
+      namespaceReceives: this.namespaceReceives(ns),
+      cut,
+      daemonInHostNamespace: this.daemonInHostNamespace,
+      removal: this.removal(target, foreignCopyBlocks(this.kernel)),
+    };
+  }
+
+  /** A mount in the daemon's own namespace (stale): the original itself. */
+  ofDaemonMount(mount: ScannedMount, resource: Resource, holder: Holder, target: Target): CauseFacts {
+    const parent = this.daemonNs?.table.byId.get(mount.entry.parentId);
+    // A mount below a volume's _data in the daemon's own namespace makes the removal of _data
+    // fail with EBUSY on every kernel; Docker unmounts a container's leftovers itself on rm.
+    const blocks = resource.kind === "volume-submount" ? "yes" : "no";
+    return {
+      resource: resource.kind,
+      holder: holderKind(holder),
+      copy: null,
+      copyParent: null,
+      original: propagationOf(mount.entry),
+      originalParent: parent && parent !== mount.entry ? propagationOf(parent) : null,
+      bind: null,
+      receivesUnmounts: null,
+      namespaceReceives: null,
+      cut: null,
+      daemonInHostNamespace: this.daemonInHostNamespace,
+      removal: this.removal(target, blocks),
+    };
+  }
+
+  /** Files that keep a detached filesystem alive: nothing is mounted, nothing blocks a removal. */
+  ofPinned(ns: ScannedNamespace | undefined, resource: Resource, holder: Holder, target: Target): CauseFacts {
+    return {
+      resource: resource.kind,
+      holder: holderKind(holder),
+      copy: null,
+      copyParent: null,
+      original: null,
+      originalParent: null,
+      bind: null,
+      receivesUnmounts: null,
+      namespaceReceives: ns ? this.namespaceReceives(ns) : null,
+      cut: null,
+      daemonInHostNamespace: this.daemonInHostNamespace,
+      removal: this.removal(target, "no"),
+    };
+  }
+
+  private removal(target: Target, blocks: BlocksRemoval): CauseFacts["removal"] {
+    if (target.status === "removed") return null;
+    return {
+      command: target.kind === "volume" ? "docker volume rm" : "docker rm",
+      blocks,
+      kernel: this.kernel,
+    };
+  }
+
+  private namespaceReceives(ns: ScannedNamespace): boolean | null {
+    if (this.daemonGroups.size === 0) return null;
+    const known = this.nsReceives.get(ns.record.mntns);
+    if (known !== undefined) return known;
+    const receives = ns.table.entries.some((e) =>
+      this.groups.reachesAny(this.daemonGroups, {
+        peerGroup: e.propagation.shared,
+        masterGroup: e.propagation.master,
+      }),
+    );
+    this.nsReceives.set(ns.record.mntns, receives);
+    return receives;
+  }
+
+  /** The daemon's mount the original is attached on: its own parent, else where its path lies. */
+  private originalParent(resource: Resource, original: MountinfoEntry | null): MountPropagation | null {
+    const table = this.daemonNs?.table;
+    if (!table) return null;
+    if (original) {
+      const parent = table.byId.get(original.parentId);
+      return parent && parent !== original ? propagationOf(parent) : null;
+    }
+    const on = table.mountOf(escapeMountinfoPath(normalizeHostPath(resource.path)));
+    return on ? propagationOf(on) : null;
+  }
+
+  /**
+   * The holder container's bind whose source holds the resource's path (the longest), and its
+   * mount in the holder's namespace: the copy's ancestor attached at the bind's destination.
+   */
+  private bind(
+    holder: Holder,
+    resource: Resource,
+    table: MountTable,
+    copy: MountinfoEntry,
+  ): CauseFacts["bind"] {
+    const c = holderContainerOf(holder, this.index);
+    if (!c) return null;
+    const path = normalizeHostPath(resource.path);
+    const within = (src: string): boolean => {
+      const s = normalizeHostPath(src);
+      return s === "/" || path === s || path.startsWith(`${s}/`);
+    };
+    const bind = c.mounts
+      .filter((m) => m.type === "bind" && within(m.source))
+      .sort((a, b) => b.source.length - a.source.length)[0];
+    if (!bind) return null;
+    const destination = normalizeHostPath(bind.destination);
+    let mount: MountinfoEntry | undefined;
+    const seen = new Set<number>();
+    for (let e = table.byId.get(copy.parentId); e && !seen.has(e.mountId); e = table.byId.get(e.parentId)) {
+      seen.add(e.mountId);
+      if (e.mountPoint === destination) mount = e; // the outermost one: the bind itself, not a submount
+    }
+    const source = this.daemonNs?.table.mountOf(escapeMountinfoPath(normalizeHostPath(bind.source)), true);
+    return {
+      source: bind.source,
+      destination: bind.destination,
+      mode: bind.propagation,
+      mount: mount ? propagationOf(mount) : null,
+      sourceMount: source ? propagationOf(source) : null,
+    };
+  }
 }
 
 const KIND_ORDER = { container: 0, volume: 1 } as const;
@@ -620,11 +825,13 @@ function analyzePinned(
     volumes: VolumeUsage;
     daemon: DaemonLocation;
     processes: ReadonlyMap<number, ProcessRecord>;
+    facts: FactFinder;
   },
   findings: Finding[],
   detached: DetachedFile[],
 ): void {
-  const { scan, namespaces, index, holders, volumes, daemon, processes } = ctx;
+  const { scan, namespaces, index, holders, volumes, daemon, processes, facts } = ctx;
+  const byNamespace = new Map(namespaces.map((ns) => [ns.record.mntns, ns]));
   // A detached overlay's root directory reports its upper directory's inode; the helper found
   // which overlay2 layer directory that is (`layer` records).
   const rootfsByOverlayRoot = new Map<number, Resource>();
@@ -671,17 +878,18 @@ function analyzePinned(
     // While the owner runs its own mount keeps the filesystem alive anyway; the files will keep
     // it alive once it stops.
     const ownerActive = target.kind === "volume" ? target.status === "in-use" : isActive(target.status);
+    const holder = holders.ofProcesses(mntns, [...new Set(records.map((r) => r.pid))]);
     findings.push(
       finding({
         severity: ownerActive ? "captured" : "pinned",
         target,
         resource,
-        holder: holders.ofProcesses(mntns, [...new Set(records.map((r) => r.pid))]),
+        holder,
         mount: null,
         pinned: records.map(pinnedFile),
         daemon,
-        index,
         volumes,
+        facts: facts.ofPinned(byNamespace.get(mntns), resource, holder, target),
         unmount: null,
       }),
     );

@@ -1,12 +1,14 @@
 /**
  * Cause and cure of a finding, in words: a short form for the table and a full one for JSON.
- * The cure names the durable fix for the kind of holder (propagation of its namespace) and the
- * command that releases the copy now.
+ * Every sentence is made from the finding's facts (propagation.ts): where the chain from
+ * Docker's unmount to the copy is cut says which side to fix, and nothing already in place is
+ * recommended. The cure also names the command that releases the copy now.
  */
 import type { DaemonLocation } from "./daemon.js";
 import type { Cure, Explanation, MountRef, PinnedFile, Severity } from "./findings.js";
 import type { Holder } from "./holders.js";
 import { leakCommand } from "./names.js";
+import type { CauseFacts, MountPropagation } from "./propagation.js";
 import type { Resource, Target } from "./resources.js";
 
 export interface ExplainContext {
@@ -19,8 +21,7 @@ export interface ExplainContext {
   daemon: DaemonLocation;
   /** Names of containers that bind this volume with (r)shared propagation */
   sharedBinders: readonly string[];
-  /** The holder container's bind that exposes the resource's host path */
-  exposingBind: { source: string; destination: string; propagation: string } | null;
+  facts: CauseFacts;
 }
 
 export const shortId = (id: string): string => id.slice(0, 12);
@@ -35,18 +36,19 @@ function targetPhrase(t: Target): string {
 }
 
 function resourcePhrase(r: Resource, t: Target): string {
-  const owner = `${targetName(t)}'s`;
+  // Phrases start with a word that may be capitalised (never with a name).
+  const of = `of ${targetName(t)}`;
   switch (r.kind) {
     case "rootfs":
-      return `${owner} root filesystem (${r.path})`;
+      return `the root filesystem ${of} (${r.path})`;
     case "shm":
-      return `${owner} /dev/shm (tmpfs at ${r.path})`;
+      return `the /dev/shm ${of} (tmpfs at ${r.path})`;
     case "container-mount":
-      return `${owner} mount at ${r.path}`;
+      return `the mount ${of} at ${r.path}`;
     case "container-file":
-      return `${owner} ${r.path.slice(r.path.lastIndexOf("/") + 1)} file (${r.path})`;
+      return `the ${r.path.slice(r.path.lastIndexOf("/") + 1)} file ${of} (${r.path})`;
     case "netns":
-      return `${owner} network namespace file (${r.path})`;
+      return `the network namespace file ${of} (${r.path})`;
     case "volume":
       return `volume ${r.volumeName} (${r.path})`;
     case "volume-submount":
@@ -82,23 +84,6 @@ export function holderPhrase(h: Holder): string {
   }
 }
 
-function propagationPhrase(m: MountRef | null): { mode: string; why: string } {
-  switch (m?.propagation ?? "private") {
-    case "slave":
-      return {
-        mode: "slave propagation",
-        why: ` Its master (peer group ${m?.masterGroup}) is not the daemon's mount, so Docker's unmounts do not reach it.`,
-      };
-    case "shared":
-      return {
-        mode: "shared propagation",
-        why: ` Its peer group ${m?.peerGroup} does not include the daemon's mount, so Docker's unmounts do not reach it.`,
-      };
-    default:
-      return { mode: "private propagation", why: "" };
-  }
-}
-
 function daemonPhrase(d: DaemonLocation): string {
   const ns = d.namespace === null ? "" : ` ${d.namespace}`;
   return d.pid === null
@@ -111,10 +96,9 @@ export function explain(ctx: ExplainContext): { cause: Explanation; cure: Cure }
 }
 
 function cause(ctx: ExplainContext): Explanation {
-  const { severity, target, resource, holder, mount } = ctx;
+  const { severity, target, resource, holder } = ctx;
   const what = resourcePhrase(resource, target);
   const who = holderPhrase(holder);
-  const ns = `mount namespace ${holder.namespace}`;
   const owner = targetPhrase(target);
 
   if (ctx.pinned.length > 0) {
@@ -143,8 +127,8 @@ function cause(ctx: ExplainContext): Explanation {
   if (severity === "stale") {
     if (resource.kind === "volume-submount") {
       const binders = ctx.sharedBinders.length
-        ? ` It propagated back from ${ctx.sharedBinders.map((n) => `container ${n}`).join(", ")}, which bind${ctx.sharedBinders.length === 1 ? "s" : ""} the volume with shared propagation.`
-        : " It most likely propagated back from a container that bound the volume with rshared propagation and mounted something inside it.";
+        ? ` ${ctx.sharedBinders.map((n) => `Container ${n}`).join(", ")} bind${ctx.sharedBinders.length === 1 ? "s" : ""} the volume with shared propagation: what is mounted inside the volume there appears here too.`
+        : " It was mounted in the daemon's namespace itself or propagated from a shared bind of the volume (none of this daemon's containers binds it shared now).";
       return {
         short: "mounted below the volume's data in the daemon's namespace; blocks volume rm",
         full:
@@ -162,25 +146,166 @@ function cause(ctx: ExplainContext): Explanation {
     };
   }
 
-  const prop = propagationPhrase(mount);
+  return copyCause(ctx, what, who, owner);
+}
+
+/** Whether the daemon's mount holding a bind's source can be the master of an rslave bind. */
+const sourceReceives = (bind: NonNullable<CauseFacts["bind"]>): boolean =>
+  bind.sourceMount === null ||
+  bind.sourceMount.propagation === "shared" ||
+  bind.sourceMount.propagation === "slave";
+
+/** Where `mount --make-rshared /` must run: the host's namespace, or the daemon's own. */
+function hostWhere(ctx: ExplainContext): string {
+  return ctx.facts.daemonInHostNamespace === false
+    ? `in the daemon's mount namespace (nsenter -t ${ctx.daemon.pid ?? "DOCKERD_PID"} -m mount --make-rshared /)`
+    : "on the host";
+}
+
+/** Whether a configured bind mode lets the bind receive the host's events. */
+const receivingMode = (mode: string): boolean => /^r?(slave|shared)$/.test(mode);
+
+const groupTag = (m: MountPropagation): string =>
+  [
+    m.peerGroup !== null ? `shared:${m.peerGroup}` : "",
+    m.masterGroup !== null ? `master:${m.masterGroup}` : "",
+  ]
+    .filter(Boolean)
+    .join(" ") || "private";
+
+const mountPhrase = (m: MountPropagation): string => `${m.mountPoint} (mount ${m.mountId}, ${groupTag(m)})`;
+
+/** What a held copy keeps, by the resource's kind. */
+function keeps(kind: CauseFacts["resource"]): string {
+  switch (kind) {
+    case "shm":
+      return "the tmpfs and the memory of its files";
+    case "netns":
+      return "the network namespace with its interfaces";
+    case "rootfs":
+      return "the container's filesystem";
+    case "volume":
+      return "the volume's filesystem (its device or network mount)";
+    default:
+      return "the mounted filesystem";
+  }
+}
+
+/** One sentence on what this does to docker rm / docker volume rm on the daemon's kernel. */
+function removalSentence(facts: CauseFacts, target: Target): string {
+  const r = facts.removal;
+  if (!r) return "";
+  const cmd = `${r.command} ${targetName(target)}`;
+  switch (r.blocks) {
+    case "no":
+      return ` It does not block ${cmd} on this kernel (${r.kernel}): removing the directory detaches the copy; until then it keeps ${keeps(facts.resource)}.`;
+    case "yes":
+      return ` On this kernel (${r.kernel}) ${cmd} fails with "device or resource busy" while the copy is held.`;
+    case "unknown":
+      return ` Whether ${cmd} fails while the copy is held depends on this kernel (${r.kernel}) and its fs.may_detach_mounts setting.`;
+  }
+}
+
+function copyCause(ctx: ExplainContext, what: string, who: string, owner: string): Explanation {
+  const { severity, target, holder, mount, facts } = ctx;
   const isVolume = target.kind === "volume";
-  const released = isVolume ? `the last container using ${owner} stopped` : `${owner} stopped`;
-  const copy =
-    mount?.propagation === "private" || mount?.propagation === "unbindable" ? "private" : "foreign";
+  const name = targetName(target);
+  const op = facts.originalParent;
+  const cp = facts.copyParent;
+  const was = facts.original ? "is" : "was";
+  const ns = `mount namespace ${holder.namespace}`;
+
+  let reason: string;
+  let shortWhy: string;
+  switch (facts.cut) {
+    case "original": {
+      const state =
+        op?.propagation === "slave" ? `only a slave (master:${op.masterGroup}), not shared` : "private";
+      const bind = facts.bind;
+      const bindNote =
+        bind && receivingMode(bind.mode)
+          ? ` Its bind of ${bind.source} at ${bind.destination} being ${bind.mode} does not help: a copy of a private mount has no master to follow.`
+          : "";
+      reason =
+        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${state}, so Docker's unmounts there ` +
+        `propagate to no other namespace and every copy stays.${bindNote}`;
+      shortWhy = `${op?.mountPoint ?? "the daemon's side"} is not shared`;
+      break;
+    }
+    case "bind": {
+      const bind = facts.bind;
+      const src = bind?.sourceMount;
+      const configured =
+        bind?.mode === "" || bind?.mode === undefined
+          ? "Docker's default (rprivate)"
+          : receivingMode(bind.mode)
+            ? src && !sourceReceives(bind)
+              ? `configured ${bind.mode}, yet private in the kernel: its source lies on ${mountPhrase(src)}, which is neither shared nor a slave, so Docker fell back to private propagation`
+              : `configured ${bind.mode}, yet private in the kernel (it was made while its source was not shared)`
+            : bind.mode;
+      reason =
+        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is shared, but the container's bind of ` +
+        `${bind?.source} at ${bind?.destination}${bind?.mount ? ` (mount ${bind.mount.mountId})` : ""} is ${configured}, ` +
+        "so Docker's unmounts stop there.";
+      shortWhy = `its bind of ${bind?.source} is private`;
+      break;
+    }
+    case "namespace":
+      reason =
+        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is shared, but in this namespace the copy's ` +
+        `parent, ${cp ? mountPhrase(cp) : "?"}, is private: ${privateWhy(ctx)}, so Docker's unmounts do not reach it.`;
+      shortWhy = "its namespace is private";
+      break;
+    case "group":
+      reason =
+        ` The copy's parent, ${cp ? mountPhrase(cp) : "?"}, follows a peer group that does not receive from the daemon's ` +
+        `mount ${op ? mountPhrase(op) : "?"}: the namespace was copied from another one, or before the daemon's side was shared.`;
+      shortWhy = "it follows another peer group";
+      break;
+    case "none":
+      reason =
+        ` The copy's parent, ${cp ? mountPhrase(cp) : "?"}, receives the unmounts of the daemon's ${op ? mountPhrase(op) : "mount"}, ` +
+        "yet the copy stayed: the kernel does not propagate an unmount to a copy that has mounts on or below it, or that a " +
+        "user namespace locked.";
+      shortWhy = "it stayed though it receives unmounts";
+      break;
+    default:
+      reason =
+        " Why it did not follow Docker's unmount is unknown: the daemon's namespace or the copy's parent could not be seen.";
+      shortWhy = "";
+  }
+
   const short =
     severity === "captured"
-      ? `${copy} copy in ns of ${who}; leaks when ${targetName(target)} ${isVolume ? "is released" : "stops"}`
-      : `${copy} copy in ns of ${who}, kept after ${targetName(target)} ${isVolume ? "was released" : "stopped"}`;
-  const made =
-    `${capitalize(ns)} of ${who} was made with ${prop.mode} while ${isVolume ? `${owner} was mounted` : `${owner} ran`}, ` +
-    `so it got its own copy of ${what}${mount ? `: mount ${mount.mountId} at ${mount.mountPoint}` : ""}.${prop.why}`;
-  const full =
+      ? `copy in ns of ${who}${shortWhy ? ` (${shortWhy})` : ""}; leaks when ${name} ${isVolume ? "is released" : "stops"}`
+      : `copy in ns of ${who} kept after ${name} ${isVolume ? "was released" : "stopped"}${shortWhy ? `: ${shortWhy}` : ""}`;
+  const made = `${capitalize(ns)} of ${who} has its own copy of ${what}${mount ? `: mount ${mount.mountId} at ${mount.mountPoint}` : ""}.`;
+  const outcome =
     severity === "captured"
-      ? `${made} When ${isVolume ? `the last container using ${owner}` : owner} stops, the copy will stay held (memory, devices, docker rm and docker volume rm are affected).`
-      : `${made} Docker unmounted the original when ${released}; the copy did not follow and still holds it${
-          resource.kind === "shm" ? " (and the tmpfs memory)" : ""
-        }.`;
-  return { short, full };
+      ? ` When ${isVolume ? `the last container using ${owner}` : owner} stops, the copy will stay.`
+      : ` Docker unmounted the original when ${isVolume ? `the last container using ${owner}` : owner} stopped; the copy did not follow.`;
+  return { short, full: `${made}${reason}${outcome}${removalSentence(facts, target)}` };
+}
+
+/** Why the holder's namespace is private at the copy's parent, by how it was made. */
+function privateWhy(ctx: ExplainContext): string {
+  const h = ctx.holder;
+  const o = h.owner;
+  const pid = h.leader?.pid ?? h.pids[0];
+  switch (o.kind) {
+    case "process":
+      return `PID ${pid} made its namespace private (unshare -m does by default, as does mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL))`;
+    case "unit":
+      return `unit ${o.unit}'s namespace is private there (systemd makes it so for MountFlags=private; its PrivateTmp=/PrivateMounts= namespaces are slaves otherwise)`;
+    case "container":
+      return o.mainNamespace === false
+        ? `PID ${pid} made its own private namespace inside container ${o.name ?? shortId(o.id)}`
+        : `the container's runtime made that part of its namespace private`;
+    case "pod":
+      return "the pod's hostPath is mounted without HostToContainer (mountPropagation: None)";
+    case "daemon":
+      return "it is the daemon's own namespace";
+  }
 }
 
 function cure(ctx: ExplainContext): Cure {
@@ -197,9 +322,12 @@ function cure(ctx: ExplainContext): Cure {
 
   if (ctx.pinned.length > 0) {
     const who = holderPhrase(holder);
+    // Advice on propagation only when its namespace is private: a slave's copy that was busy
+    // when Docker's unmount reached it is detached and kept alive the same way.
+    const durable = ctx.facts.namespaceReceives === false ? ` ${holderDurable(ctx)}` : "";
     return {
       short: `restart ${who}`,
-      full: `Stop or restart ${who}, or make it close those files and leave that directory; nothing is mounted, so unmounting cannot help. ${holderDurable(ctx)}`,
+      full: `Stop or restart ${who}, or make it close those files and leave that directory; nothing is mounted, so unmounting cannot help.${durable}`,
       immediate,
     };
   }
@@ -207,11 +335,13 @@ function cure(ctx: ExplainContext): Cure {
   if (severity === "stale") {
     if (resource.kind === "volume-submount") {
       return {
-        short: `${command}; bind it rslave`,
+        short: ctx.sharedBinders.length ? `${command}; bind it rslave` : command,
         full:
           `Run \`${command}\` (or unmount ${resource.path} in the daemon's namespace). ` +
-          "For good, bind the volume with rslave or rprivate propagation instead of rshared (e.g. -v " +
-          `${name}:/data:rslave), or unmount what the container mounted inside it before it stops.`,
+          (ctx.sharedBinders.length
+            ? `For good, recreate ${ctx.sharedBinders.map((n) => `container ${n}`).join(", ")} with the volume bound rslave ` +
+              `or rprivate instead of rshared (e.g. -v ${name}:/data:rslave), or unmount what it mounts inside the volume before it stops.`
+            : "For good, find what mounts inside the volume and have it unmount before its container stops."),
         immediate,
       };
     }
@@ -225,14 +355,174 @@ function cure(ctx: ExplainContext): Cure {
     };
   }
 
-  const durable = holderDurable(ctx);
+  const durable = copyDurable(ctx);
   const now =
     severity === "captured"
-      ? `Nothing is leaked yet. Fix the holder before ${name} ${target.kind === "volume" ? "is released" : "stops"}; if it already has, run \`${command}\`.`
+      ? `Nothing is leaked yet. Fix it before ${name} ${target.kind === "volume" ? "is released" : "stops"}; if it already has, run \`${command}\`.`
       : immediate
         ? `Now: \`${immediate}\` unmounts the copy in the holder's namespace (or restart the holder).`
         : "Now: restart the holder to drop its copy.";
-  return { short: holderShortCure(ctx), full: `${now} ${durable}`, immediate };
+  return { short: durable.short, full: `${now} ${durable.full}`, immediate };
+}
+
+/** The durable fix for a held copy, on the side where the facts say the chain is cut. */
+function copyDurable(ctx: ExplainContext): { short: string; full: string } {
+  const f = ctx.facts;
+  const h = ctx.holder;
+  const o = h.owner;
+  const who = holderPhrase(h);
+  const bind = f.bind;
+  const foreign =
+    o.kind === "container" && !o.known
+      ? " It is not a container of this daemon: fix it in the runtime that manages it."
+      : "";
+  const containerName = o.kind === "container" ? (o.name ?? shortId(o.id)) : null;
+  switch (f.cut) {
+    case "original": {
+      const where = hostWhere(ctx);
+      return {
+        short: `mount --make-rshared / ${f.daemonInHostNamespace === false ? "in dockerd's ns" : "on the host"}, then ${holderAfterHostFix(ctx).short}`,
+        full:
+          `For good: make the daemon's side shared, so that its unmounts propagate: \`mount --make-rshared /\` ${where}, ` +
+          "as systemd does at boot (without systemd, run it at boot before dockerd starts). It applies to mounts made " +
+          `afterwards: ${holderAfterHostFix(ctx).full}${bind ? ` Or do not bind ${bind.source} into container ${containerName ?? "it"} at all.` : ""}${foreign}`,
+      };
+    }
+    case "bind": {
+      if (o.kind === "pod") return podDurable(ctx);
+      const name = containerName ?? "it";
+      // An rslave bind needs a shared (or slave) source: where the source is private on the
+      // host, that comes first.
+      const hostFirst =
+        bind && !sourceReceives(bind)
+          ? `make its source shared first: \`mount --make-rshared /\` ${hostWhere(ctx)}, as systemd does at boot; then `
+          : "";
+      if (bind && receivingMode(bind.mode)) {
+        return {
+          short: hostFirst
+            ? `mount --make-rshared /, then recreate ${name}`
+            : `recreate ${name} (its ${bind.mode} bind is private)`,
+          full: `For good: ${hostFirst}recreate container ${name}: its bind of ${bind.source} is configured ${bind.mode} already and follows Docker's unmounts once it is made from a shared source.${foreign}`,
+        };
+      }
+      return {
+        short: hostFirst
+          ? `mount --make-rshared /, then bind rslave`
+          : `recreate ${name} with the bind rslave`,
+        full:
+          `For good: ${hostFirst}recreate container ${name} with that bind rslave (-v ${bind?.source ?? "SRC"}:${bind?.destination ?? "DST"}:rslave, ` +
+          `or --mount type=bind,...,bind-propagation=rslave), or without binding ${bind?.source ?? "that host path"} at all.${foreign}`,
+      };
+    }
+    case "namespace":
+      return namespaceDurable(ctx, foreign);
+    case "group":
+      return {
+        short: `restart ${who}`,
+        full:
+          `For good: restart ${who}, so that its namespace is copied from the daemon's mounts as they are now` +
+          `${f.namespaceReceives === false ? ", with slave propagation (unshare -m --propagation slave)" : ""}.${foreign}`,
+      };
+    case "none":
+      return {
+        short: `restart ${who}`,
+        full:
+          `For good: restart ${who}. Its copies receive Docker's unmounts; this one stayed because of what is mounted on or ` +
+          `below it (unmount that first) or a user namespace's lock.${foreign}`,
+      };
+    default:
+      return { short: holderShortCure(ctx), full: holderDurable(ctx) };
+  }
+}
+
+/** What the holder needs besides a shared host side, from what it has in place. */
+function holderAfterHostFix(ctx: ExplainContext): { short: string; full: string } {
+  const f = ctx.facts;
+  const h = ctx.holder;
+  const o = h.owner;
+  const pid = h.leader?.pid ?? h.pids[0];
+  const bind = f.bind;
+  switch (o.kind) {
+    case "container":
+    case "pod": {
+      const name = o.kind === "container" ? `container ${o.name ?? shortId(o.id)}` : holderPhrase(h);
+      if (o.kind === "container" && o.mainNamespace === false) {
+        return f.namespaceReceives === false
+          ? {
+              short: `restart PID ${pid} with slave propagation`,
+              full: `restart PID ${pid} inside ${name} with slave propagation (unshare -m --propagation slave), since its namespace is private.`,
+            }
+          : {
+              short: `restart PID ${pid}`,
+              full: `restart PID ${pid} inside ${name}, so that it copies them again.`,
+            };
+      }
+      if (bind && !receivingMode(bind.mode)) {
+        return o.kind === "pod"
+          ? {
+              short: "recreate the pod with HostToContainer",
+              full: `recreate ${name} with mountPropagation: HostToContainer on its hostPath mounts (its bind of ${bind.source} is ${bind.mode || "rprivate"}).`,
+            }
+          : {
+              short: `recreate ${name.slice("container ".length)} with the bind rslave`,
+              full: `recreate ${name} with its bind of ${bind.source} rslave (-v ${bind.source}:${bind.destination}:rslave); it is ${bind.mode || "rprivate, Docker's default"} now.`,
+            };
+      }
+      return {
+        short: `recreate ${o.kind === "container" ? name.slice("container ".length) : "the pod"}`,
+        full: `recreate ${name}, so that its ${bind ? `${bind.mode} bind of ${bind.source}` : "namespace"} is made again from shared mounts.`,
+      };
+    }
+    case "unit":
+      return f.namespaceReceives === false
+        ? {
+            short: `restart ${o.unit} without MountFlags=private`,
+            full: `restart ${o.unit} without MountFlags=private (its namespace is private).`,
+          }
+        : {
+            short: `restart ${o.unit}`,
+            full: `restart ${o.unit}, so that its namespace is made again from shared mounts.`,
+          };
+    default:
+      return f.namespaceReceives === false
+        ? {
+            short: `restart PID ${pid} with slave propagation`,
+            full: `restart PID ${pid} with slave propagation (unshare -m --propagation slave), since its namespace is private.`,
+          }
+        : {
+            short: `restart PID ${pid}`,
+            full: `restart PID ${pid}, so that its namespace is made again from shared mounts.`,
+          };
+  }
+}
+
+/** The holder made its namespace private at the copy's parent: the fix is the holder's. */
+function namespaceDurable(ctx: ExplainContext, foreign: string): { short: string; full: string } {
+  const f = ctx.facts;
+  const o = ctx.holder.owner;
+  const bind = f.bind;
+  if (o.kind === "container" && o.mainNamespace !== false) {
+    const name = o.name ?? shortId(o.id);
+    const rebind = bind && !receivingMode(bind.mode);
+    return {
+      short: `recreate ${name}${rebind ? " with the bind rslave" : ""}`,
+      full: `For good: recreate container ${name}${rebind ? ` with its bind of ${bind.source} rslave (-v ${bind.source}:${bind.destination}:rslave)` : ""}.${foreign}`,
+    };
+  }
+  if (o.kind === "container") {
+    const name = o.name ?? shortId(o.id);
+    const rebind =
+      bind && !receivingMode(bind.mode)
+        ? ` That only helps if container ${name} receives them too: recreate it with its bind of ${bind.source} rslave.`
+        : "";
+    return {
+      short: "restart the process; unshare --propagation slave",
+      full:
+        `For good: restart ${holderPhrase(ctx.holder)} (or the container) and have it use slave propagation ` +
+        `(unshare -m --propagation slave).${rebind}${foreign}`,
+    };
+  }
+  return { short: holderShortCure(ctx), full: holderDurable(ctx) };
 }
 
 function holderShortCure(ctx: ExplainContext): string {
@@ -282,23 +572,24 @@ function holderDurable(ctx: ExplainContext): string {
           `container ${name} receives the host's mounts as a slave: bind host paths with rslave.`
         );
       }
-      const bind = ctx.exposingBind;
+      const bind = ctx.facts.bind;
       const via = bind
-        ? ` Its bind of ${bind.source} at ${bind.destination} has ${bind.propagation || "rprivate"} propagation.`
+        ? ` Its bind of ${bind.source} at ${bind.destination} is configured ${bind.mode || "rprivate"}.`
         : "";
+      if (bind && receivingMode(bind.mode)) {
+        return (
+          `For good: recreate container ${name}, or run it without binding ${bind.source}.${via}` +
+          (o.known ? "" : " It is not a container of this daemon: fix it in the runtime that manages it.")
+        );
+      }
       return (
         `For good: recreate container ${name} with the host path bound rslave (-v ${bind?.source ?? "SRC"}:${bind?.destination ?? "DST"}:rslave, or ` +
         `--mount ...,bind-propagation=rslave) or without binding that host path at all.${via}` +
         (o.known ? "" : " It is not a container of this daemon: fix it in the runtime that manages it.")
       );
     }
-    case "pod": {
-      const pod = o.name ? `${o.namespace ?? "default"}/${o.name}` : o.uid;
-      return (
-        `For good: set mountPropagation: HostToContainer on the hostPath volumeMounts of pod ${pod} that reach ` +
-        "Docker's paths, then recreate the pod."
-      );
-    }
+    case "pod":
+      return podDurable(ctx).full;
     case "daemon":
       return "";
   }
@@ -306,4 +597,23 @@ function holderDurable(ctx: ExplainContext): string {
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+function podDurable(ctx: ExplainContext): { short: string; full: string } {
+  const o = ctx.holder.owner;
+  if (o.kind !== "pod") return { short: "", full: "" };
+  const pod = o.name ? `${o.namespace ?? "default"}/${o.name}` : o.uid;
+  const bind = ctx.facts.bind;
+  if (bind && receivingMode(bind.mode)) {
+    return {
+      short: "recreate the pod",
+      full: `For good: recreate pod ${pod}: its hostPath ${bind.source} is mounted ${bind.mode} already, but its copy does not follow.`,
+    };
+  }
+  return {
+    short: "set mountPropagation: HostToContainer",
+    full:
+      `For good: set mountPropagation: HostToContainer on the hostPath volumeMounts of pod ${pod} that reach ` +
+      `Docker's paths${bind ? ` (${bind.source} is mounted ${bind.mode || "rprivate"})` : ""}, then recreate the pod.`,
+  };
 }

@@ -5,9 +5,17 @@
 import type { OrderMember, PinnedRecord } from "../helper/protocol.js";
 import type { DaemonFoundBy } from "./daemon.js";
 import type { Holder } from "./holders.js";
+import type { CauseFacts } from "./propagation.js";
 import type { Resource, Target } from "./resources.js";
 
 export type { Holder, HolderOwner, HolderProcess } from "./holders.js";
+export type {
+  BlocksRemoval,
+  CauseFacts,
+  HolderKind,
+  MountPropagation,
+  PropagationCut,
+} from "./propagation.js";
 export type { Resource, Target } from "./resources.js";
 
 /**
@@ -78,6 +86,11 @@ export interface Explanation {
   full: string;
 }
 
+/** The cause: its words, and the kernel's facts they were made from (for monitoring). */
+export interface Cause extends Explanation {
+  facts: CauseFacts;
+}
+
 export interface Cure {
   short: string;
   full: string;
@@ -94,7 +107,7 @@ export interface Finding {
   mount: MountRef | null;
   /** The files that pin a detached filesystem; empty for mount findings */
   pinned: PinnedFile[];
-  cause: Explanation;
+  cause: Cause;
   cure: Cure;
   /** How `--force-unmount` releases it; null when nothing is mounted (pinned) */
   unmount: UnmountOrder | null;

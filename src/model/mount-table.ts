@@ -125,17 +125,29 @@ export class MountTable {
    * the daemon uses, which are canonical. Null when the table does not cover the path.
    */
   resolve(pathRaw: string): Place | null {
+    const cur = this.mountOf(pathRaw);
+    if (!cur) return null;
+    const parts = pathRaw.split("/").filter((p) => p !== "");
+    const rel = relativeRaw(parts.length ? `/${parts.join("/")}` : "/", cur.mountPointRaw);
+    if (rel === null) return null;
+    return { dev: cur.dev, path: joinRaw(cur.rootRaw, rel) };
+  }
+
+  /**
+   * The mount whose filesystem holds the directory `pathRaw` names (the walk of `resolve`): what
+   * a mount at that path is, or would be, attached on. With `into`, the walk also enters what is
+   * mounted at the path itself: the mount a process opening that path lands in.
+   */
+  mountOf(pathRaw: string, into = false): MountinfoEntry | null {
     let cur = this.root();
     if (!cur || !pathRaw.startsWith("/")) return null;
     const parts = pathRaw.split("/").filter((p) => p !== "");
     let prefix = "";
-    for (let i = 0; i < parts.length - 1; i++) {
+    for (let i = 0; i < parts.length - (into ? 0 : 1); i++) {
       prefix += `/${parts[i]}`;
       const child = this.children.get(`${cur.mountId}\0${prefix}`)?.[0];
       if (child) cur = this.top(child);
     }
-    const rel = relativeRaw(parts.length ? `/${parts.join("/")}` : "/", cur.mountPointRaw);
-    if (rel === null) return null;
-    return { dev: cur.dev, path: joinRaw(cur.rootRaw, rel) };
+    return cur;
   }
 }
