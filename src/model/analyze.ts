@@ -24,9 +24,15 @@
  *       (or HostsPath/ResolvConfPath/HostnamePath in X's directory) holding X's files;
  *    d. a container that declares the volume (a mount naming it, a bind of its _data or below)
  *       or gets it through --volumes-from (followed transitively);
- *    e. a copy that follows the daemon's unmounts: `master:N` (slave) or `shared:N` (peer) where
- *       the daemon's namespace has `shared:N`. Docker binds its root (or a parent) rslave by
- *       default, so those containers are this case.
+ *    e. a copy that follows the daemon's unmounts (propagation.ts): the original is mounted and
+ *       the copy's parent is a peer or (transitively) a slave of the original parent's peer
+ *       group, so the kernel unmounts it with the original. (When a parent is not in the tables,
+ *       the copy's own `master:N`/`shared:N` against the daemon's groups stands in.) Docker binds
+ *       its root (or a parent) rslave by default, so those containers are this case;
+ *    f. a copy of a running container's overlay root filesystem, on kernels that detach mounts
+ *       on rmdir (3.18+): Docker removes the merged directory when the container stops, and the
+ *       kernel detaches every copy then (measured: scripts/measure-removal.sh). A copy still
+ *       busy then is kept alive by its files, which `--deep` reports as pinned.
  *    Everything else is a finding.
  * 4. Severity: in the daemon's namespace, a mount of a container that is not running is
  *    `stale`, and so is anything mounted below a volume's _data (docker volume rm fails with
@@ -44,7 +50,9 @@
  *    or shim; otherwise a claim (a plain process with `claimedContainer`), a container of another
  *    runtime, a Kubernetes pod, a systemd unit, or a plain host process (these from cgroups, for
  *    information only). Pinned files are held by the processes that pin them.
- * 6. Cause and cure (explain.ts) per finding, short for the table and full for JSON; the unmount
+ * 6. Cause and cure (explain.ts) per finding, made from its facts (`cause.facts`: the copy's
+ *    and the original's parents and propagation, the holder's bind, whether it blocks the
+ *    target's removal on this kernel), short for the table and full for JSON; the unmount
  *    order names the namespace, its members by PID and start time, the mount ID and the
  *    fingerprint of its line.
  */
@@ -172,6 +180,10 @@ export function analyze({
   );
   const holders = new HolderAttribution(index, processes, inventory);
   const volumes = new VolumeUsage(index, inventory.containers);
+  // Docker's overlay drivers remove a container's merged directory when it stops; kernels that
+  // detach mounts on rmdir then drop every copy of it (see 3f above).
+  const rootfsDetachedOnStop =
+    /^overlay2?$/.test(inventory.daemon.driver) && foreignCopyBlocks(inventory.daemon.kernelVersion) === "no";
   const facts = new FactFinder(namespaces, daemonNs, index, processes, inventory.daemon.kernelVersion);
 
   const findings: Finding[] = [];
@@ -196,6 +208,7 @@ export function analyze({
             index,
             volumes,
             follows(mountFacts, mount.entry, daemonPeerGroups),
+            rootfsDetachedOnStop,
           );
       if (!severity) continue;
       const mountRef = toMountRef(mount);
@@ -428,6 +441,7 @@ function foreignSeverity(
   index: ResourceIndex,
   volumes: VolumeUsage,
   followsDaemon: boolean,
+  rootfsDetachedOnStop: boolean,
 ): Severity | null {
   // (e) the copy follows the daemon's unmounts
   if (followsDaemon) return null;
@@ -443,6 +457,8 @@ function foreignSeverity(
   if (holder.owner.kind === "container" && holder.owner.id === resource.containerId) return null;
   const target = index.container(resource.containerId);
   const active = target !== undefined && isActive(target.status);
+  // (f) detached with the merged directory when the owner stops
+  if (resource.kind === "rootfs" && active && rootfsDetachedOnStop) return null;
   if (holderContainer) {
     // (b) the owner's own namespaces, while it runs
     if (holderContainer.id === resource.containerId && active) return null;

@@ -173,7 +173,10 @@ const groupTag = (m: MountPropagation): string =>
     .filter(Boolean)
     .join(" ") || "private";
 
-const mountPhrase = (m: MountPropagation): string => `${m.mountPoint} (mount ${m.mountId}, ${groupTag(m)})`;
+const mountPhrase = (m: MountPropagation): string => `${m.mountPoint} (mount ${m.mountId})`;
+const taggedPhrase = (m: MountPropagation): string => `${m.mountPoint} (mount ${m.mountId}, ${groupTag(m)})`;
+const sharedState = (m: MountPropagation | null): string =>
+  m?.peerGroup != null ? `shared (peer group ${m.peerGroup})` : "shared";
 
 /** What a held copy keeps, by the resource's kind. */
 function keeps(kind: CauseFacts["resource"]): string {
@@ -240,31 +243,31 @@ function copyCause(ctx: ExplainContext, what: string, who: string, owner: string
           ? "Docker's default (rprivate)"
           : receivingMode(bind.mode)
             ? src && !sourceReceives(bind)
-              ? `configured ${bind.mode}, yet private in the kernel: its source lies on ${mountPhrase(src)}, which is neither shared nor a slave, so Docker fell back to private propagation`
-              : `configured ${bind.mode}, yet private in the kernel (it was made while its source was not shared)`
+              ? `private in the kernel: it is configured ${bind.mode}, but its source lies on ${mountPhrase(src)}, which is neither shared nor a slave, and Docker fell back to private propagation`
+              : `private in the kernel: it is configured ${bind.mode}, but was made while its source was not shared`
             : bind.mode;
       reason =
-        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is shared, but the container's bind of ` +
-        `${bind?.source} at ${bind?.destination}${bind?.mount ? ` (mount ${bind.mount.mountId})` : ""} is ${configured}, ` +
-        "so Docker's unmounts stop there.";
+        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${sharedState(op)}, but the container's bind of ` +
+        `${bind?.source} at ${bind?.destination}${bind?.mount ? ` (mount ${bind.mount.mountId})` : ""} is ${configured}. ` +
+        "Docker's unmounts stop there.";
       shortWhy = `its bind of ${bind?.source} is private`;
       break;
     }
     case "namespace":
       reason =
-        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is shared, but in this namespace the copy's ` +
+        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${sharedState(op)}, but in this namespace the copy's ` +
         `parent, ${cp ? mountPhrase(cp) : "?"}, is private: ${privateWhy(ctx)}, so Docker's unmounts do not reach it.`;
       shortWhy = "its namespace is private";
       break;
     case "group":
       reason =
-        ` The copy's parent, ${cp ? mountPhrase(cp) : "?"}, follows a peer group that does not receive from the daemon's ` +
-        `mount ${op ? mountPhrase(op) : "?"}: the namespace was copied from another one, or before the daemon's side was shared.`;
+        ` The copy's parent, ${cp ? taggedPhrase(cp) : "?"}, follows a peer group that does not receive from the daemon's ` +
+        `mount ${op ? taggedPhrase(op) : "?"}: the namespace was copied from another one, or before the daemon's side was shared.`;
       shortWhy = "it follows another peer group";
       break;
     case "none":
       reason =
-        ` The copy's parent, ${cp ? mountPhrase(cp) : "?"}, receives the unmounts of the daemon's ${op ? mountPhrase(op) : "mount"}, ` +
+        ` The copy's parent, ${cp ? taggedPhrase(cp) : "?"}, receives the unmounts of the daemon's ${op ? taggedPhrase(op) : "mount"}, ` +
         "yet the copy stayed: the kernel does not propagate an unmount to a copy that has mounts on or below it, or that a " +
         "user namespace locked.";
       shortWhy = "it stayed though it receives unmounts";
