@@ -12,7 +12,9 @@
 #   scripts/test-daemon.sh env     # print `export DOCKER_HOST=…` for eval
 #
 # Overridable: DOCKER_LEAK_TEST_ROOT (data-root), DOCKER_LEAK_TEST_RUN (exec-root, socket, pidfile),
-# DOCKER_LEAK_TEST_DAEMON_FLAGS (extra dockerd flags, e.g. --userns-remap=default for a second daemon).
+# DOCKER_LEAK_TEST_DAEMON_FLAGS (extra dockerd flags, e.g. --userns-remap=default for a second daemon),
+# DOCKER_LEAK_TEST_MOUNTNS=private (a second daemon in a mount namespace of its own whose `/` is
+# private, as on a host without systemd, whatever the host's is; its mounts go with it).
 set -euo pipefail
 
 # Not below a path that starts with /var/lib/docker: dockerd (20.10) finds the mount its root lies
@@ -92,7 +94,9 @@ start() {
     kill_orphans
     clear_mounts
     say "starting a private dockerd at $HOST (log: $LOG)"
-    setsid unshare --net sh -c 'ip link set lo up 2>/dev/null; exec "$@"' sh dockerd \
+    local ns=(--net)
+    [ "${DOCKER_LEAK_TEST_MOUNTNS:-}" = private ] && ns+=(--mount --propagation private)
+    setsid unshare "${ns[@]}" sh -c 'ip link set lo up 2>/dev/null; exec "$@"' sh dockerd \
       --data-root "$DATA_ROOT" \
       --exec-root "$EXEC_ROOT" \
       --host "$HOST" \

@@ -157,9 +157,10 @@ const sourceReceives = (bind: NonNullable<CauseFacts["bind"]>): boolean =>
 
 /** Where `mount --make-rshared /` must run: the host's namespace, or the daemon's own. */
 function hostWhere(ctx: ExplainContext): string {
-  return ctx.facts.daemonInHostNamespace === false
-    ? `in the daemon's mount namespace (nsenter -t ${ctx.daemon.pid ?? "DOCKERD_PID"} -m mount --make-rshared /)`
-    : "on the host";
+  // "On the host" only when the daemon's namespace is known to be PID 1's.
+  return ctx.facts.daemonInHostNamespace === true
+    ? "on the host"
+    : `in the daemon's mount namespace (nsenter -t ${ctx.daemon.pid ?? "DOCKERD_PID"} -m mount --make-rshared /)`;
 }
 
 /** Whether a configured bind mode lets the bind receive the host's events. */
@@ -384,7 +385,7 @@ function copyDurable(ctx: ExplainContext): { short: string; full: string } {
     case "original": {
       const where = hostWhere(ctx);
       return {
-        short: `mount --make-rshared / ${f.daemonInHostNamespace === false ? "in dockerd's ns" : "on the host"}, then ${holderAfterHostFix(ctx).short}`,
+        short: `mount --make-rshared / ${f.daemonInHostNamespace === true ? "on the host" : "in dockerd's ns"}, then ${holderAfterHostFix(ctx).short}`,
         full:
           `For good: make the daemon's side shared, so that its unmounts propagate: \`mount --make-rshared /\` ${where}, ` +
           "as systemd does at boot (without systemd, run it at boot before dockerd starts). It applies to mounts made " +

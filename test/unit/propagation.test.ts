@@ -40,8 +40,7 @@ const INNER_NS = 4026532300;
 type Host = "shared" | "private" | "private-bare";
 type Holder =
   | { kind: "process" | "unit"; ns: "private" | "slave" }
-  | { kind: "container" | "pod"; mode: BindMode | "default" }
-  | { kind: "container-process"; mode: BindMode | "default" };
+  | { kind: "container" | "pod" | "container-process"; source: "/" | "/run"; mode: BindMode | "default" };
 type ResourceKind = "shm" | "netns" | "rootfs" | "volume";
 type State = "captured" | "leaked";
 
@@ -54,21 +53,24 @@ interface Cell {
 }
 
 const describeHolder = (h: Holder): string =>
-  "ns" in h ? `${h.kind} (${h.ns})` : `${h.kind} bind ${h.mode === "default" ? "default" : h.mode}`;
+  "ns" in h ? `${h.kind} (${h.ns})` : `${h.kind} bind of ${h.source} ${h.mode}`;
 
 const HOLDERS: Holder[] = [
   { kind: "process", ns: "private" },
   { kind: "process", ns: "slave" },
   { kind: "unit", ns: "private" },
   { kind: "unit", ns: "slave" },
-  { kind: "container", mode: "default" },
-  { kind: "container", mode: "rslave" },
-  { kind: "container", mode: "rprivate" },
-  { kind: "container", mode: "rshared" },
-  { kind: "container-process", mode: "default" },
-  { kind: "container-process", mode: "rprivate" },
-  { kind: "pod", mode: "rprivate" },
-  { kind: "pod", mode: "rslave" },
+  { kind: "container", source: "/", mode: "default" },
+  { kind: "container", source: "/", mode: "rslave" },
+  { kind: "container", source: "/", mode: "rprivate" },
+  { kind: "container", source: "/", mode: "rshared" },
+  { kind: "container", source: "/run", mode: "default" },
+  { kind: "container", source: "/run", mode: "rslave" },
+  { kind: "container-process", source: "/", mode: "default" },
+  { kind: "container-process", source: "/run", mode: "default" },
+  { kind: "pod", source: "/", mode: "rslave" },
+  { kind: "pod", source: "/run", mode: "default" },
+  { kind: "pod", source: "/run", mode: "rslave" },
 ];
 
 interface Built {
@@ -185,18 +187,24 @@ function build(cell: Cell, kernelVersion = "6.1.0-18-amd64"): Built {
         : ["4:pids:/"];
     processes.push(proc(300, 1, HOLDER_NS, cg));
   } else {
-    // Docker's binds of a path that holds its data root default to rslave; where the source is
-    // neither shared nor a slave it falls back to private (and refuses an explicit rslave or rshared).
-    configured = h.mode === "default" ? "rslave" : h.mode;
-    const sourceReceives = root.shared !== null || root.master !== null;
-    let effective: BindMode = h.mode === "default" ? "rslave" : h.mode;
-    if (!sourceReceives) {
-      if (h.mode === "default") effective = "rprivate";
-      else if (h.mode !== "rprivate") refused = `${h.mode} bind of a private /`;
-    }
+    // Docker (20.10, measured): a bind whose source holds the data root defaults to rslave, made
+    // recursively whatever the source is (the parts of a private / stay private, shared
+    // submounts become slaves), and any other mode of it is refused ("must use either
+    // propagation mode rslave or rshared when mount source is within the daemon root"); other
+    // binds default to rprivate. An explicit rslave or rshared of a source that is neither shared
+    // nor a slave is refused ("path / is mounted on / but it is not a shared or slave mount").
+    const holdsRoot = h.source === "/";
+    configured = h.mode === "default" ? (holdsRoot ? "rslave" : "") : h.mode;
+    const source = h.source === "/" ? root : run;
+    const sourceReceives = source.shared !== null || source.master !== null;
+    const effective: BindMode = h.mode === "default" ? (holdsRoot ? "rslave" : "rprivate") : h.mode;
+    if (holdsRoot && effective === "rprivate") refused = "a private bind of a path holding the data root";
+    else if (!sourceReceives && h.mode !== "default" && h.mode !== "rprivate")
+      refused = `${h.mode} bind of a private ${h.source}`;
     const cns = k.namespace(HOLDER_NS);
     const croot = k.mount(cns, null, "/", { dev: "0:60", fstype: "overlay", source: "overlay" }, false);
-    if (!refused) k.bind(host, "/", cns, croot, "/rootfs", effective);
+    const destination = h.source === "/" ? "/rootfs" : "/hostrun";
+    if (!refused) k.bind(host, h.source, cns, croot, destination, effective);
     const labels: Record<string, string> =
       h.kind === "pod"
         ? {
@@ -214,7 +222,7 @@ function build(cell: Cell, kernelVersion = "6.1.0-18-amd64"): Built {
         ipcMode: "private",
         sandboxKey: "",
         graphDriver: { name: cell.driver, data: {} },
-        mounts: [{ type: "bind", source: "/", destination: "/rootfs", propagation: configured }],
+        mounts: [{ type: "bind", source: h.source, destination, propagation: configured }],
         labels,
       }),
     );
@@ -324,16 +332,17 @@ function build(cell: Cell, kernelVersion = "6.1.0-18-amd64"): Built {
  * container's bind is private when configured so or when Docker fell back; a namespace made
  * private cuts it itself.
  */
-function expectedCut(cell: Cell): PropagationCut | "follows" {
+function expectedCut(cell: Cell): PropagationCut | "follows" | "absent" {
+  const h = cell.holder;
+  // A bind of /run brings in the network namespace files only.
+  if (!("ns" in h) && h.source === "/run" && cell.resource !== "netns") return "absent";
   const daemonSidePrivate =
     cell.host === "private-bare" || (cell.host === "private" && cell.resource === "netns");
   if (daemonSidePrivate) return "original";
-  const h = cell.holder;
   if ("ns" in h) return h.ns === "slave" ? "follows" : "namespace";
   if (h.kind === "container-process") return "namespace";
-  const hostPrivate = cell.host !== "shared";
-  const bindPrivate = h.mode === "rprivate" || (h.mode === "default" && hostPrivate);
-  return bindPrivate ? "bind" : "follows";
+  const privateBind = h.mode === "rprivate" || (h.mode === "default" && h.source === "/run");
+  return privateBind ? "bind" : "follows";
 }
 
 const receiving = (mode: string) => /^r?(slave|shared)$/.test(mode);
@@ -387,7 +396,7 @@ function checkWords(f: Finding, cell: Cell, label: string): void {
     assert.match(cure, /HostToContainer/, label);
   }
   if (facts.cut === "bind" && cell.holder.kind === "container" && !receiving(facts.bind?.mode ?? "")) {
-    assert.match(cure, /-v \/:\/rootfs:rslave/, label);
+    assert.match(cure, /-v \/run:\/hostrun:rslave/, label);
   }
   assert.equal(facts.removal?.blocks, "no", `${label}: kernel 6.1 detaches copies on rmdir`);
   assert.match(cause, /does not block docker (volume )?rm/, label);
@@ -416,8 +425,12 @@ describe("causes and cures over the propagation matrix", () => {
             it(label, () => {
               const b = build(cell);
               if (b.refused) {
-                // Docker refuses to create it (an explicit rslave/rshared bind of a private /).
-                assert.notEqual(host, "shared");
+                // Docker refuses to create it: nothing to explain.
+                assert.ok(
+                  host !== "shared" ||
+                    ("source" in holder && holder.source === "/" && holder.mode === "rprivate"),
+                  b.refused,
+                );
                 return;
               }
               cells++;
@@ -427,6 +440,11 @@ describe("causes and cures over the propagation matrix", () => {
               );
               const cut = expectedCut(cell);
               const detached = resource === "rootfs" && driver === "overlay2";
+              if (cut === "absent") {
+                assert.equal(b.copy, undefined);
+                assert.deepEqual(mine, []);
+                return;
+              }
               if (cut === "follows" || detached) {
                 assert.deepEqual(
                   mine.map((f) => `${f.severity} ${f.resource.kind} ${f.cause.facts.cut}`),
@@ -458,8 +476,9 @@ describe("causes and cures over the propagation matrix", () => {
               assert.equal(facts.daemonInHostNamespace, true);
               if (b.configured !== null) {
                 assert.equal(facts.bind?.mode, b.configured);
-                assert.equal(facts.bind?.destination, "/rootfs");
-                assert.equal(facts.bind?.mount?.mountPoint, "/rootfs");
+                const destination = "source" in holder && holder.source === "/run" ? "/hostrun" : "/rootfs";
+                assert.equal(facts.bind?.destination, destination);
+                assert.equal(facts.bind?.mount?.mountPoint, destination);
               } else {
                 assert.equal(facts.bind, null);
               }
