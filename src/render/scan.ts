@@ -213,5 +213,25 @@ export function scanSummary(view: ScanView, color: ChalkInstance): string {
   const parts = SEVERITIES.filter((s) => counts[s] > 0).map((s) =>
     severityPaint(color, s)(`${counts[s]} ${s}`),
   );
-  return `${parts.join(", ")} across ${plural(targets, "target")} (${scanned}${skipped})`;
+  return `${parts.join(", ")} across ${plural(targets, "target")} (${scanned}${skipped})${blockingClause(view.findings)}`;
+}
+
+/**
+ * Whether the findings block `docker rm`/`docker volume rm` on the daemon's kernel (see the
+ * README, "When leaks bite"): held copies do not since Linux 3.18, a mount below a volume's
+ * data in the daemon's own namespace always does.
+ */
+function blockingClause(findings: readonly Finding[]): string {
+  const removals = findings.map((f) => f.cause.facts.removal).filter((r) => r !== null);
+  if (removals.length === 0) return "";
+  const blocking = removals.filter((r) => r.blocks === "yes");
+  const unknown = removals.filter((r) => r.blocks === "unknown");
+  const kernel = removals[0]?.kernel ?? "";
+  if (blocking.length) {
+    const commands = [...new Set(blocking.map((r) => r.command))].join(" and ");
+    return `; ${plural(blocking.length, "finding")} block${blocking.length === 1 ? "s" : ""} ${commands} on this kernel (${kernel})`;
+  }
+  if (unknown.length)
+    return `; whether they block removal depends on fs.may_detach_mounts (kernel ${kernel})`;
+  return `; none blocks docker rm or docker volume rm on this kernel (${kernel})`;
 }

@@ -85,6 +85,25 @@ describe("scan renderings (table, JSON, quiet) of one view", () => {
     );
   });
 
+  it("the summary says whether the findings block docker rm / docker volume rm on the daemon's kernel", () => {
+    const held = viewOf("shm-leaked-host");
+    const kernel = loadFixture("shm-leaked-host").inventory.daemon.kernelVersion;
+    assert.ok(
+      scanSummary(held, plain).endsWith(
+        `; none blocks docker rm or docker volume rm on this kernel (${kernel})`,
+      ),
+    );
+    // A mount below a volume's data in the daemon's own namespace blocks docker volume rm.
+    assert.match(
+      scanSummary(viewOf("volume-stale"), plain),
+      /; 1 finding blocks docker volume rm on this kernel \(/,
+    );
+    for (const f of held.findings) {
+      if (f.cause.facts.removal) f.cause.facts.removal = { ...f.cause.facts.removal, blocks: "unknown" };
+    }
+    assert.match(scanSummary(held, plain), /depends on fs\.may_detach_mounts/);
+  });
+
   it("truncateMiddle keeps both ends", () => {
     assert.equal(truncateMiddle("/var/lib/docker/containers/abc/mounts/shm", 20), "/var/li…c/mounts/shm");
     assert.equal(truncateMiddle("short", 20), "short");
