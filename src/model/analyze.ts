@@ -87,6 +87,7 @@ import {
   foreignCopyBlocks,
   type HolderKind,
   type MountPropagation,
+  noMountFacts,
   PeerGroups,
   propagationCut,
 } from "./propagation.js";
@@ -691,36 +692,26 @@ class FactFinder {
     // fail with EBUSY on every kernel; Docker unmounts a container's leftovers itself on rm.
     const blocks = resource.kind === "volume-submount" ? "yes" : "no";
     return {
-      resource: resource.kind,
-      holder: holderKind(holder),
-      copy: null,
-      copyParent: null,
+      ...this.bare(resource, holder, target, blocks),
       original: propagationOf(mount.entry),
       originalParent: parent && parent !== mount.entry ? propagationOf(parent) : null,
-      bind: null,
-      receivesUnmounts: null,
-      namespaceReceives: null,
-      cut: null,
-      daemonInHostNamespace: this.daemonInHostNamespace,
-      removal: this.removal(target, blocks),
     };
   }
 
   /** Files that keep a detached filesystem alive: nothing is mounted, nothing blocks a removal. */
   ofPinned(ns: ScannedNamespace | undefined, resource: Resource, holder: Holder, target: Target): CauseFacts {
     return {
-      resource: resource.kind,
-      holder: holderKind(holder),
-      copy: null,
-      copyParent: null,
-      original: null,
-      originalParent: null,
-      bind: null,
-      receivesUnmounts: null,
+      ...this.bare(resource, holder, target, "no"),
       namespaceReceives: ns ? this.namespaceReceives(ns) : null,
-      cut: null,
+    };
+  }
+
+  /** Facts with no mounts in them. */
+  private bare(resource: Resource, holder: Holder, target: Target, blocks: BlocksRemoval): CauseFacts {
+    return {
+      ...noMountFacts(resource.kind, holderKind(holder)),
       daemonInHostNamespace: this.daemonInHostNamespace,
-      removal: this.removal(target, "no"),
+      removal: this.removal(target, blocks),
     };
   }
 

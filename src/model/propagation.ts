@@ -100,6 +100,24 @@ export interface CauseFacts {
   removal: { command: "docker rm" | "docker volume rm"; blocks: BlocksRemoval; kernel: string } | null;
 }
 
+/** Facts about a finding that involves no mount (or none known yet): every mount fact null. */
+export function noMountFacts(resource: CauseFacts["resource"], holder: HolderKind): CauseFacts {
+  return {
+    resource,
+    holder,
+    copy: null,
+    copyParent: null,
+    original: null,
+    originalParent: null,
+    bind: null,
+    receivesUnmounts: null,
+    namespaceReceives: null,
+    cut: null,
+    daemonInHostNamespace: null,
+    removal: null,
+  };
+}
+
 /** Master links between peer groups, learned from every scanned mount with both tags. */
 export class PeerGroups {
   private readonly masterOf = new Map<number, number>();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Finding } from "../../src/model/findings.js";
+import { noMountFacts } from "../../src/model/propagation.js";
 import { busyPathFromError, findingsAtOrBelow, isBusyError, planUnmounts } from "../../src/model/removal.js";
 
 describe("reading the daemon's 'device or resource busy' errors", () => {
@@ -62,20 +63,7 @@ function finding(ns: number, mountId: number, depth: number, targetId: string, p
     cause: {
       short: "",
       full: "",
-      facts: {
-        resource: "shm",
-        holder: "process",
-        copy: null,
-        copyParent: null,
-        original: null,
-        originalParent: null,
-        bind: null,
-        receivesUnmounts: null,
-        namespaceReceives: null,
-        cut: null,
-        daemonInHostNamespace: null,
-        removal: null,
-      },
+      facts: noMountFacts("shm", "process"),
     },
     cure: { short: "", full: "", immediate: null },
     unmount: {
