@@ -98,6 +98,13 @@ describe("hostile process names and mount points are shown escaped, kept exact i
   after(() => scope.cleanup());
 
   const ours = () => scan.json.findings.filter((f) => f.holder.pids.includes(holder));
+  // The held network namespace files go by themselves when Docker's network code removes them
+  // (a periodic clean-up, within about a minute of the stop): later runs may see fewer findings
+  // than the scan above, never fewer than its shm copies, which stay until the removal.
+  const shmFindings = () => scan.json.findings.filter((f) => f.resource.kind === "shm").length;
+  const between = (n: number, what: string) => {
+    assert.ok(n >= shmFindings() && n <= scan.json.findings.length, `${what}: ${n} findings`);
+  };
 
   it("--format json parses and keeps the comm, command line and mount point exactly", () => {
     assert.equal(scan.code, 3, scan.stderr);
@@ -121,7 +128,8 @@ describe("hostile process names and mount points are shown escaped, kept exact i
       const r = plugin(["scan", ...args, name]);
       assert.equal(r.code, 3, r.stderr);
       const lines = r.stdout.trimEnd().split("\n");
-      assert.equal(lines.length, scan.json.findings.length + 1, `header + one row per finding:\n${r.stdout}`);
+      between(lines.length - 1, `header + one row per finding:\n${r.stdout}`);
+      assert.equal(lines.filter((l) => /\bshm \//.test(l)).length, shmFindings(), r.stdout);
       assert.doesNotMatch(r.stdout, RAW_CONTROL, r.stdout);
       assert.doesNotMatch(r.stderr, RAW_CONTROL, r.stderr);
       const shownComm = `(${escapeForTerminal(COMM)})`;
@@ -144,8 +152,9 @@ describe("hostile process names and mount points are shown escaped, kept exact i
     assert.equal(held.code, 3, held.stderr);
     assert.doesNotMatch(held.stdout + held.stderr, RAW_CONTROL);
     const lines = held.stdout.trimEnd().split("\n");
-    assert.match(lines[0]!, new RegExp(`^${name}: not removed: \\d+ mounts held`));
-    assert.equal(lines.length, 1 + scan.json.findings.length, held.stdout);
+    const heldCount = Number(new RegExp(`^${name}: not removed: (\\d+) mounts held`).exec(lines[0]!)?.[1]);
+    between(heldCount, held.stdout);
+    assert.equal(lines.length, 1 + heldCount, held.stdout);
     assert.ok(
       lines.some((l) => l.includes(`PID ${holder} (${escapeForTerminal(COMM)})`)),
       held.stdout,
@@ -157,8 +166,11 @@ describe("hostile process names and mount points are shown escaped, kept exact i
     assert.doesNotMatch(plan.stdout + plan.stderr, RAW_CONTROL);
     const rows = plan.stdout.trimEnd().split("\n");
     assert.match(rows[0]!, /^TARGET\s+ACTION\s+NAMESPACE\s+PIDS\s+OWNER\s+MOUNT ID\s+MOUNT POINT$/);
-    assert.match(rows.at(-1)!, new RegExp(`^${name}: would be released from \\d+ leaked mounts?, removed$`));
-    assert.equal(rows.length, 2 + scan.json.findings.length, plan.stdout);
+    const planned = Number(
+      new RegExp(`^${name}: would be released from (\\d+) leaked mounts?, removed$`).exec(rows.at(-1)!)?.[1],
+    );
+    between(planned, plan.stdout);
+    assert.equal(rows.length, 2 + planned, plan.stdout);
     assert.ok(plan.stdout.includes(escapeForTerminal(mountDir)), plan.stdout);
     assert.ok(
       dockerOk(["ps", "-aq", "--no-trunc", "--filter", `name=^${name}$`]).includes(id),
