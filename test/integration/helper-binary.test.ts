@@ -100,6 +100,26 @@ function procState(pid: number): string {
   }
 }
 
+/** System call numbers of the calls the stall tests wait in, by architecture. */
+const SYSCALLS: Record<string, Record<string, number>> = {
+  x64: { read: 0, mmap: 9 },
+  arm64: { read: 63, mmap: 222 },
+};
+
+/**
+ * Whether `pid` sleeps uninterruptibly inside system call `name`. The state alone is not enough:
+ * a process also sleeps in D while the kernel pages its program in from a cold disk.
+ */
+function blockedIn(pid: number, name: "read" | "mmap"): boolean {
+  if (procState(pid) !== "D") return false;
+  try {
+    const nr = readFileSync(`/proc/${pid}/syscall`, "latin1").split(" ")[0];
+    return Number(nr) === SYSCALLS[process.arch]![name];
+  } catch {
+    return false;
+  }
+}
+
 const nsOf = (pid: number | "self") => statSync(`/proc/${pid}/ns/mnt`).ino;
 
 function devString(dev: bigint): string {
@@ -849,9 +869,9 @@ describe("the helper binary on the host", { skip: !onHost && "needs root on x86_
       try {
         const dd = ["of=/dev/null", "bs=1", "count=1", `skip=${addr}`, "iflag=skip_bytes", "status=none"];
         reader = spawn("dd", [`if=/proc/${mmPid}/mem`, ...dd], { stdio: "ignore" });
-        await until("the reader to block", () => procState(reader!.pid!) === "D");
+        await until("the reader to block in its read", () => blockedIn(reader!.pid!, "read"));
         process.kill(mmPid, "SIGUSR1");
-        await until("mm-stall to queue", () => procState(mmPid) === "D");
+        await until("mm-stall to queue in mmap", () => blockedIn(mmPid, "mmap"));
         run = helper(["scan", "--filter", "/nonexistent-filter", "--stall-ms", "500"], [], 20_000);
       } finally {
         cont();
