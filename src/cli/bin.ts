@@ -9,6 +9,14 @@ if (argv[0] === "docker-cli-plugin-metadata") {
   // The docker CLI asks this on every `docker --help` and before every run. The launcher answers
   // it without Node; the single executable answers here, before the rest of the bundle is loaded.
   process.stdout.write(`${JSON.stringify(PLUGIN_METADATA, null, 2)}\n`);
+} else if (argv[1] === "docker-cli-plugin-hooks" || argv[0] === "docker-cli-plugin-hooks") {
+  // The CLI hook after a hooked `docker rm` / `docker volume rm` (see hook.ts): answered on its
+  // own, without the rest of the plugin. The launcher answers the common case without Node.
+  void import("./hook.js").then(({ hookAnswer, hookRequestOf }) => {
+    const request = hookRequestOf(argv);
+    if (request) process.stdout.write(hookAnswer(request.json));
+    else void run();
+  });
 } else {
   void run();
 }

@@ -16,6 +16,8 @@ export interface LeakContext extends BaseContext {
   errColor: ChalkInstance;
   /** Whether stderr is a terminal (progress lines are shown only then). */
   stderrIsTTY: boolean;
+  /** The terminal's width when stdout is one: tables are made to fit it */
+  stdoutColumns: number | undefined;
   endpoint(): Endpoint;
   docker(): DockerClient;
   pluginVersion: string;

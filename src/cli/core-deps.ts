@@ -5,7 +5,7 @@
  */
 import type { CoreDeps, ProgressEvent } from "../core/deps.js";
 import type { LeakContext } from "./context.js";
-import { type Progress, progressLine } from "./progress.js";
+import { type Progress, type ProgressMode, progressFor } from "./progress.js";
 
 export function progressText(e: ProgressEvent): string | null {
   switch (e.kind) {
@@ -28,8 +28,12 @@ export function progressText(e: ProgressEvent): string | null {
   }
 }
 
-export function coreDeps(ctx: LeakContext, timeoutMs: number): { deps: CoreDeps; progress: Progress } {
-  const progress = progressLine(ctx.stderr, ctx.stderrIsTTY);
+export function coreDeps(
+  ctx: LeakContext,
+  timeoutMs: number,
+  mode: ProgressMode = "auto",
+): { deps: CoreDeps; progress: Progress } {
+  const progress = progressFor(mode, ctx.stderr, ctx.stderrIsTTY);
   const deps: CoreDeps = {
     docker: ctx.docker(),
     helperDir: () => ctx.helperDir,

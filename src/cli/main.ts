@@ -21,6 +21,14 @@ import { VersionCommand } from "./commands/version.js";
 import { VolumeRmCommand } from "./commands/volume-rm.js";
 import type { Interrupts, LeakContext } from "./context.js";
 import { splitArgv } from "./global-flags.js";
+import {
+  checkArguments,
+  commandTree,
+  helpText,
+  resolve,
+  unknownCommandText,
+  usageErrorText,
+} from "./help.js";
 
 export interface MainIO {
   stdout: Writable & { isTTY?: boolean };
@@ -37,6 +45,17 @@ class RootCommand extends Command<LeakContext> {
     this.context.stdout.write(this.cli.usage(null));
     return ExitCode.Ok;
   }
+}
+
+/**
+ * The width help wraps to: docker/cli takes the terminal's (of its stdin); a plugin's stdin may
+ * not be a terminal, so the first of stdout and stderr that is one, else 80 like docker.
+ */
+function helpWidth(io: MainIO): number {
+  for (const s of [io.stdout, io.stderr] as { isTTY?: boolean; columns?: number }[]) {
+    if (s.isTTY && typeof s.columns === "number" && s.columns > 0) return s.columns;
+  }
+  return 80;
 }
 
 export function buildCli(colors: boolean): Cli<LeakContext> {
@@ -78,8 +97,42 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     stdout.write(":4\n");
     return ExitCode.Ok;
   }
-  // `docker help leak [CMD]` runs `docker-leak help leak [CMD]`.
-  if (args[0] === "help") args = [...args.slice(args[1] === "leak" ? 2 : 1), "--help"];
+  const cli = buildCli(false);
+  const tree = commandTree(cli.definitions());
+  // Help, in docker's layout: `docker help leak [CMD]` runs `docker-leak help leak [CMD]`;
+  // `docker leak help CMD`, `-h`/`--help` anywhere before `--`, and a bare group or root.
+  let wantsHelp = false;
+  if (args[0] === "help") {
+    args = args.slice(args[1] === "leak" ? 2 : 1);
+    wantsHelp = true;
+  }
+  const dashes = args.indexOf("--");
+  const head = dashes < 0 ? args : args.slice(0, dashes);
+  if (head.some((a) => a === "-h" || a === "--help")) {
+    wantsHelp = true;
+    args = [...head.filter((a) => a !== "-h" && a !== "--help"), ...(dashes < 0 ? [] : args.slice(dashes))];
+  }
+  const { node, used, unknown } = resolve(tree, args);
+  const printLines = (text: string) => text.split("\n").map(escapeForTerminal).join("\n");
+  if (unknown !== null) {
+    stderr.write(printLines(unknownCommandText(node, unknown)));
+    return ExitCode.Usage;
+  }
+  if (node === null && args.length > 0 && !wantsHelp) {
+    // `docker leak --bogus`: the root takes no flags.
+    stderr.write(printLines(`unknown flag: ${args[0]}\nSee 'docker leak --help'.\n`));
+    return ExitCode.Usage;
+  }
+  if (wantsHelp || node === null || node.kind === "group") {
+    stdout.write(helpText(tree, node, helpWidth(io)));
+    return ExitCode.Ok;
+  }
+  const problem = checkArguments(node, args.slice(used));
+  if (problem !== null) {
+    stderr.write(printLines(usageErrorText(node, problem)));
+    return ExitCode.Usage;
+  }
+  const commandPath = `docker leak ${node.words.join(" ")}`;
 
   const stdoutLevel = decideColorLevel(env, Boolean(stdout.isTTY));
   const stderrLevel = decideColorLevel(env, Boolean(stderr.isTTY));
@@ -101,6 +154,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     color: makeChalk(stdoutLevel),
     errColor: makeChalk(stderrLevel),
     stderrIsTTY: Boolean(stderr.isTTY),
+    stdoutColumns: stdout.isTTY ? ((stdout as { columns?: number }).columns ?? 80) : undefined,
     pluginVersion: PLUGIN_VERSION,
     // Read only when a command needs the helper (finding it can cost a few ms in the SEA).
     get helperDir() {
@@ -114,20 +168,21 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     },
   };
 
-  const cli = buildCli(stdoutLevel > 0);
   let command: Command<LeakContext>;
   try {
     command = cli.process([...args], context);
   } catch (err) {
-    // clipanion's parse errors: unknown command or option, missing argument.
+    // What checkArguments let through and clipanion still refuses.
     const message = err instanceof Error ? err.message.replace(/\n+$/, "") : String(err);
     // It quotes the arguments: escaped, like every message (render/escape.ts).
-    stderr.write(`docker leak: ${escapeForTerminal(message.split("\n")[0]!)}\nSee 'docker leak --help'.\n`);
+    stderr.write(
+      `docker leak: ${escapeForTerminal(message.split("\n")[0]!)}\nSee '${commandPath} --help'.\n`,
+    );
     return ExitCode.Usage;
   }
   const colored = stdoutLevel > 0;
   if (command.help) {
-    stdout.write(cli.usage(command, { colored, detailed: true }));
+    stdout.write(helpText(tree, node, helpWidth(io)));
     return ExitCode.Ok;
   }
   command.context = context;
@@ -152,7 +207,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     if (io.interrupts.interrupted) return ExitCode.Interrupted;
     if (err instanceof Error && err.name === "UsageError" && !(err instanceof UsageError)) {
       // clipanion's own UsageError (validation)
-      stderr.write(`docker leak: ${escapeForTerminal(err.message)}\nSee 'docker leak --help'.\n`);
+      stderr.write(`docker leak: ${escapeForTerminal(err.message)}\nSee '${commandPath} --help'.\n`);
       return ExitCode.Usage;
     }
     const asJson = args.includes("json") && args.some((a) => a === "--format" || a.startsWith("--format="));
@@ -160,7 +215,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
       const error = err instanceof Error ? err.message : String(err);
       stderr.write(`${escapeJsonText(JSON.stringify({ error, exitCode: exitCodeFor(err) }))}\n`);
     } else {
-      stderr.write(`${describeError(err, debug)}\n`);
+      stderr.write(`${describeError(err, debug, commandPath)}\n`);
     }
     return exitCodeFor(err);
   }

@@ -689,8 +689,15 @@ class FactFinder {
   ofDaemonMount(mount: ScannedMount, resource: Resource, holder: Holder, target: Target): CauseFacts {
     const parent = this.daemonNs?.table.byId.get(mount.entry.parentId);
     // A mount below a volume's _data in the daemon's own namespace makes the removal of _data
-    // fail with EBUSY on every kernel; Docker unmounts a container's leftovers itself on rm.
-    const blocks = resource.kind === "volume-submount" ? "yes" : "no";
+    // fail with EBUSY on every kernel. Docker unmounts a container's leftovers itself on rm
+    // (measured); on kernels that do not detach mounts on rmdir, a copy elsewhere may still
+    // make the removal fail.
+    const blocks =
+      resource.kind === "volume-submount"
+        ? "yes"
+        : foreignCopyBlocks(this.kernel) === "no"
+          ? "no"
+          : "unknown";
     return {
       ...this.bare(resource, holder, target, blocks),
       original: propagationOf(mount.entry),

@@ -108,7 +108,7 @@ function cause(ctx: ExplainContext): Explanation {
     const dev = `device ${first?.dev ?? "?"}`;
     if (severity === "captured") {
       return {
-        short: `detached copy kept open by ${who}${how}; stays alive when ${targetName(target)} ${target.kind === "volume" ? "is released" : "stops"}`,
+        short: `detached copy kept open${how}; stays alive after ${target.kind === "volume" ? "release" : "stop"}`,
         full:
           `${who} uses files of ${what} through a mount that is no longer attached anywhere (${dev}): ${files}. ` +
           `While ${owner} ${target.kind === "volume" ? "is in use" : "runs"} its own mount keeps the filesystem alive anyway; ` +
@@ -116,7 +116,7 @@ function cause(ctx: ExplainContext): Explanation {
       };
     }
     return {
-      short: `detached, kept alive by ${who}${how}`,
+      short: `detached, kept alive by open files${how}`,
       full:
         `${capitalize(what)} is no longer mounted in any namespace, but the filesystem (${dev}) ` +
         `stays alive because ${who} still uses it: ${files}. Its memory, disk space or block device is not released ` +
@@ -130,7 +130,7 @@ function cause(ctx: ExplainContext): Explanation {
         ? ` ${ctx.sharedBinders.map((n) => `Container ${n}`).join(", ")} bind${ctx.sharedBinders.length === 1 ? "s" : ""} the volume with shared propagation: what is mounted inside the volume there appears here too.`
         : " It was mounted in the daemon's namespace itself or propagated from a shared bind of the volume (none of this daemon's containers binds it shared now).";
       return {
-        short: "mounted below the volume's data in the daemon's namespace; blocks volume rm",
+        short: "below _data in dockerd's namespace; blocks volume rm",
         full:
           `${capitalize(what)} is mounted in ${daemonPhrase(ctx.daemon)}.${binders} ` +
           `docker volume rm ${resource.volumeName} fails with "device or resource busy" until it is unmounted.`,
@@ -138,11 +138,15 @@ function cause(ctx: ExplainContext): Explanation {
     }
     const status = target.kind === "container" ? target.status : "gone";
     return {
-      short: `still mounted in the daemon's namespace; ${targetName(target)} is ${status}`,
+      short: "left mounted in dockerd's namespace",
       full:
         `${capitalize(what)} is still mounted in ${daemonPhrase(ctx.daemon)} although ${owner} is ${status}. ` +
         "Docker unmounts it when the container stops; that unmount failed or did not happen (look for " +
-        '"device or resource busy" in the daemon log), and docker rm can fail for the same reason.',
+        `"device or resource busy" in the daemon log).${
+          ctx.facts.removal?.blocks === "no"
+            ? " docker rm unmounts it before it removes the container."
+            : " On this kernel docker rm may fail while another namespace holds a copy of it."
+        }`,
     };
   }
 
@@ -213,7 +217,6 @@ function removalSentence(facts: CauseFacts, target: Target): string {
 function copyCause(ctx: ExplainContext, what: string, who: string, owner: string): Explanation {
   const { severity, target, holder, mount, facts } = ctx;
   const isVolume = target.kind === "volume";
-  const name = targetName(target);
   const op = facts.originalParent;
   const cp = facts.copyParent;
   const was = facts.original ? "is" : "was";
@@ -251,27 +254,27 @@ function copyCause(ctx: ExplainContext, what: string, who: string, owner: string
         ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${sharedState(op)}, but the container's bind of ` +
         `${bind?.source} at ${bind?.destination}${bind?.mount ? ` (mount ${bind.mount.mountId})` : ""} is ${configured}. ` +
         "Docker's unmounts stop there.";
-      shortWhy = `its bind of ${bind?.source} is private`;
+      shortWhy = `private bind of ${bind?.source}`;
       break;
     }
     case "namespace":
       reason =
         ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${sharedState(op)}, but in this namespace the copy's ` +
         `parent, ${cp ? mountPhrase(cp) : "?"}, is private: ${privateWhy(ctx)}, so Docker's unmounts do not reach it.`;
-      shortWhy = "its namespace is private";
+      shortWhy = "private namespace";
       break;
     case "group":
       reason =
         ` The copy's parent, ${cp ? taggedPhrase(cp) : "?"}, follows a peer group that does not receive from the daemon's ` +
         `mount ${op ? taggedPhrase(op) : "?"}: the namespace was copied from another one, or before the daemon's side was shared.`;
-      shortWhy = "it follows another peer group";
+      shortWhy = "follows another peer group";
       break;
     case "none":
       reason =
         ` The copy's parent, ${cp ? taggedPhrase(cp) : "?"}, receives the unmounts of the daemon's ${op ? taggedPhrase(op) : "mount"}, ` +
         "yet the copy stayed: the kernel does not propagate an unmount to a copy that has mounts on or below it, or that a " +
         "user namespace locked.";
-      shortWhy = "it stayed though it receives unmounts";
+      shortWhy = "mounted over, or locked";
       break;
     default:
       reason =
@@ -279,10 +282,13 @@ function copyCause(ctx: ExplainContext, what: string, who: string, owner: string
       shortWhy = "";
   }
 
-  const short =
+  // The table's other columns name the target, its state, the holder and its namespace: the
+  // short cause says only when the copy leaks and why.
+  const when =
     severity === "captured"
-      ? `copy in ns of ${who}${shortWhy ? ` (${shortWhy})` : ""}; leaks when ${name} ${isVolume ? "is released" : "stops"}`
-      : `copy in ns of ${who} kept after ${name} ${isVolume ? "was released" : "stopped"}${shortWhy ? `: ${shortWhy}` : ""}`;
+      ? `leaks at ${isVolume ? "release" : "stop"}`
+      : `kept after ${isVolume ? "release" : target.status === "removed" ? "removal" : "stop"}`;
+  const short = shortWhy ? `${when}: ${shortWhy}` : when;
   const made = `${capitalize(ns)} of ${who} has its own copy of ${what}${mount ? `: mount ${mount.mountId} at ${mount.mountPoint}` : ""}.`;
   const outcome =
     severity === "captured"

@@ -98,16 +98,21 @@ export interface LeakRef {
 }
 
 /**
- * `docker leak rm --force-unmount REF` / `docker leak volume rm --force-unmount REF`, ready to be
- * pasted into a shell. REF is the name when Docker's rules accept it; otherwise, for a container,
- * its full ID (64 hex digits); otherwise the name, quoted by shellQuote, after `--` when it starts
- * with `-` (so that it cannot be taken for an option).
+ * `docker leak rm --force-unmount REF…` / `docker leak volume rm --force-unmount REF…`, ready to
+ * be pasted into a shell. Each REF is the name when Docker's rules accept it; otherwise, for a
+ * container, its full ID (64 hex digits); otherwise the name, quoted by shellQuote. When a REF
+ * starts with `-`, all come after `--` (so that none can be taken for an option).
  */
-export function leakCommand(kind: "rm" | "volume rm", ref: LeakRef): string {
-  const name = ref.name ?? null;
+export function leakCommand(kind: "rm" | "volume rm", ...refs: LeakRef[]): string {
   const valid = kind === "rm" ? isValidContainerName : isValidVolumeName;
-  if (name !== null && valid(name)) return `docker leak ${kind} --force-unmount ${name}`;
-  if (kind === "rm" && ref.id && isFullId(ref.id)) return `docker leak rm --force-unmount ${ref.id}`;
-  const word = name ?? ref.id ?? "";
-  return `docker leak ${kind} --force-unmount ${word.startsWith("-") ? "-- " : ""}${shellQuote(word)}`;
+  let dashes = "";
+  const words = refs.map((ref) => {
+    const name = ref.name ?? null;
+    if (name !== null && valid(name)) return name;
+    if (kind === "rm" && ref.id && isFullId(ref.id)) return ref.id;
+    const word = name ?? ref.id ?? "";
+    if (word.startsWith("-")) dashes = "-- ";
+    return shellQuote(word);
+  });
+  return `docker leak ${kind} --force-unmount ${dashes}${words.join(" ")}`;
 }

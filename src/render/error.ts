@@ -6,8 +6,9 @@
 import { InterruptedError, LeakError, UsageError } from "../errors.js";
 import { escapeForTerminal as esc, escapeStack } from "./escape.js";
 
-export function describeError(err: unknown, debug = false): string {
-  if (err instanceof UsageError) return `docker leak: ${esc(err.message)}\nSee 'docker leak --help'.`;
+/** `command`: the command that failed, for the usage hint (`See 'docker leak rm --help'.`). */
+export function describeError(err: unknown, debug = false, command = "docker leak"): string {
+  if (err instanceof UsageError) return `docker leak: ${esc(err.message)}\nSee '${command} --help'.`;
   if (err instanceof LeakError) {
     const message = `docker leak: ${esc(err.message)}`;
     return err.hint ? `${message}\n${esc(err.hint)}` : message;

@@ -34,7 +34,8 @@ export function removalExitCode(report: RemovalReport): ExitCode {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const command = (r: RemovalReport): "rm" | "volume rm" => (r.kind === "volume" ? "volume rm" : "rm");
 
-function planTable(report: RemovalReport): string {
+/** The dry run's plan; on a terminal (`width`) the owner and the mount point give way first. */
+function planTable(report: RemovalReport, width?: number): string {
   const rows = report.targets.flatMap((t) => t.orders.map((o) => ({ t, o })));
   if (!rows.length) return "";
   return renderTable(
@@ -43,11 +44,20 @@ function planTable(report: RemovalReport): string {
       { header: "ACTION", value: () => "umount" },
       { header: "NAMESPACE", value: ({ o }) => `mnt:[${o.finding.holder.namespace}]` },
       { header: "PIDS", value: ({ o }) => o.finding.holder.pids.join(",") },
-      { header: "OWNER", value: ({ o }) => holderPhrase(o.finding.holder) },
+      {
+        header: "OWNER",
+        value: ({ o }) => holderPhrase(o.finding.holder),
+        shrink: { mode: "end", min: 12, comfortable: 24, order: 2 },
+      },
       { header: "MOUNT ID", value: ({ o }) => String(o.finding.mount?.mountId ?? "") },
-      { header: "MOUNT POINT", value: ({ o }) => o.finding.mount?.mountPoint ?? "" },
+      {
+        header: "MOUNT POINT",
+        value: ({ o }) => o.finding.mount?.mountPoint ?? "",
+        shrink: { mode: "middle", min: 16, comfortable: 40, order: 1 },
+      },
     ],
     rows,
+    width,
   );
 }
 
@@ -102,9 +112,9 @@ function targetText(report: RemovalReport, t: TargetReport, out: Rendered): void
   }
 }
 
-export function renderRemovalText(report: RemovalReport): Rendered {
+export function renderRemovalText(report: RemovalReport, width?: number): Rendered {
   const out: Rendered = { stdout: "", stderr: "" };
-  if (report.dryRun) out.stdout += planTable(report);
+  if (report.dryRun) out.stdout += planTable(report, width);
   for (const id of report.restarted) out.stderr += `restarted holder container ${shortId(id)}\n`;
   for (const t of report.targets) targetText(report, t, out);
   for (const w of report.warnings) out.stderr += `warning: ${esc(w)}\n`;

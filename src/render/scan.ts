@@ -6,10 +6,10 @@ import type { ChalkInstance } from "chalk";
 import { ExitCode } from "../errors.js";
 import { holderPhrase, shortId } from "../model/explain.js";
 import { type Finding, isLeak, type ScanReport, SEVERITIES, type Severity } from "../model/findings.js";
-import { isFullId, isValidVolumeName } from "../model/names.js";
+import { isFullId, isValidVolumeName, leakCommand } from "../model/names.js";
 import type { Target } from "../model/resources.js";
 import { escapeJsonText, escapeToWord } from "./escape.js";
-import { type Column, renderTable, truncateEnd, truncateMiddle } from "./table.js";
+import { type Column, renderTable } from "./table.js";
 
 export const SCAN_SCHEMA_VERSION = 1;
 
@@ -61,6 +61,8 @@ export function exitCodeOf(view: ScanView): ExitCode {
 export interface TableOptions {
   noTrunc: boolean;
   color: ChalkInstance;
+  /** A terminal's width: the table is made to fit it (see renderTable); absent, cells are whole */
+  width?: number;
 }
 
 function severityPaint(color: ChalkInstance, severity: Severity): (s: string) => string {
@@ -77,14 +79,13 @@ function severityPaint(color: ChalkInstance, severity: Severity): (s: string) =>
 }
 
 function targetCell(t: Target, noTrunc: boolean): string {
-  if (t.kind === "volume") return `volume ${noTrunc ? t.name : truncateEnd(t.name, 30)}`;
+  if (t.kind === "volume") return `volume ${t.name}`;
   const id = noTrunc ? t.id : shortId(t.id);
   return t.name ? `${t.name} (${id})` : id;
 }
 
-function mountCell(f: Finding, noTrunc: boolean): string {
-  const where = f.mount?.mountPoint ?? f.resource.path;
-  return `${f.resource.kind} ${noTrunc ? where : truncateMiddle(where, 44)}`;
+function mountCell(f: Finding): string {
+  return `${f.resource.kind} ${f.mount?.mountPoint ?? f.resource.path}`;
 }
 
 function pidsCell(pids: readonly number[], noTrunc: boolean): string {
@@ -92,6 +93,12 @@ function pidsCell(pids: readonly number[], noTrunc: boolean): string {
   return `${pids.slice(0, 3).join(",")},…(+${pids.length - 3})`;
 }
 
+/**
+ * The findings as a table. On a terminal (`width`) it fits: the mount point gives way first
+ * (shortened in the middle), then the holder, the target and the cause, each to a comfortable
+ * width; then NAMESPACE, STATE and PIDS are left out; then all are shortened to their minimum.
+ * Elsewhere, and with --no-trunc, nothing is shortened.
+ */
 export function renderScanTable(view: ScanView, opts: TableOptions): string {
   const { noTrunc, color } = opts;
   let previous = "";
@@ -103,9 +110,17 @@ export function renderScanTable(view: ScanView, opts: TableOptions): string {
   });
   type Row = (typeof rows)[number];
   const columns: Column<Row>[] = [
-    { header: "TARGET", value: ({ f, first }) => (first ? targetCell(f.target, noTrunc) : "") },
-    { header: "STATE", value: ({ f, first }) => (first ? f.target.status : "") },
-    { header: "MOUNT", value: ({ f }) => mountCell(f, noTrunc) },
+    {
+      header: "TARGET",
+      value: ({ f, first }) => (first ? targetCell(f.target, noTrunc) : ""),
+      shrink: { mode: "end", min: 12, comfortable: 24, order: 3 },
+    },
+    { header: "STATE", value: ({ f, first }) => (first ? f.target.status : ""), drop: 2 },
+    {
+      header: "MOUNT",
+      value: ({ f }) => mountCell(f),
+      shrink: { mode: "labelled", min: 16, comfortable: 32, order: 1 },
+    },
     {
       header: "SEVERITY",
       value: ({ f }) => f.severity,
@@ -113,13 +128,18 @@ export function renderScanTable(view: ScanView, opts: TableOptions): string {
     },
     {
       header: "HOLDER",
-      value: ({ f }) => (noTrunc ? holderPhrase(f.holder) : truncateEnd(holderPhrase(f.holder), 40)),
+      value: ({ f }) => holderPhrase(f.holder),
+      shrink: { mode: "end", min: 12, comfortable: 24, order: 2 },
     },
-    { header: "PIDS", value: ({ f }) => pidsCell(f.holder.pids, noTrunc) },
-    { header: "NAMESPACE", value: ({ f }) => `mnt:[${f.holder.namespace}]` },
-    { header: "CAUSE", value: ({ f }) => (noTrunc ? f.cause.full : f.cause.short) },
+    { header: "PIDS", value: ({ f }) => pidsCell(f.holder.pids, noTrunc), drop: 3 },
+    { header: "NAMESPACE", value: ({ f }) => `mnt:[${f.holder.namespace}]`, drop: 1 },
+    {
+      header: "CAUSE",
+      value: ({ f }) => (noTrunc ? f.cause.full : f.cause.short),
+      shrink: { mode: "end", min: 16, comfortable: 40, order: 4 },
+    },
   ];
-  return renderTable(columns, rows);
+  return renderTable(columns, rows, noTrunc ? undefined : opts.width);
 }
 
 /**
@@ -225,13 +245,62 @@ function blockingClause(findings: readonly Finding[]): string {
   const removals = findings.map((f) => f.cause.facts.removal).filter((r) => r !== null);
   if (removals.length === 0) return "";
   const blocking = removals.filter((r) => r.blocks === "yes");
-  const unknown = removals.filter((r) => r.blocks === "unknown");
-  const kernel = removals[0]?.kernel ?? "";
   if (blocking.length) {
     const commands = [...new Set(blocking.map((r) => r.command))].join(" and ");
-    return `; ${plural(blocking.length, "finding")} block${blocking.length === 1 ? "s" : ""} ${commands} on this kernel (${kernel})`;
+    return `; ${plural(blocking.length, "finding")} block${blocking.length === 1 ? "s" : ""} ${commands}`;
   }
-  if (unknown.length)
-    return `; whether they block removal depends on fs.may_detach_mounts (kernel ${kernel})`;
-  return `; none blocks docker rm or docker volume rm on this kernel (${kernel})`;
+  if (removals.some((r) => r.blocks === "unknown")) return "; removal may fail (fs.may_detach_mounts)";
+  return "; nothing blocks removal on this kernel";
+}
+
+/**
+ * What to run next, like docker's "What's next" hints: one command per kind of target that
+ * releases and removes every target whose finding has a command now (leaked and stale ones;
+ * captured owners still run, pinned files need their holder restarted).
+ */
+export function nextCommands(view: ScanView): string[] {
+  const containers = new Map<string, Target>();
+  const volumes = new Map<string, Target>();
+  for (const f of view.findings) {
+    if (f.cure.immediate === null) continue;
+    (f.target.kind === "volume" ? volumes : containers).set(targetKey(f.target), f.target);
+  }
+  const out: string[] = [];
+  if (containers.size) {
+    out.push(
+      leakCommand(
+        "rm",
+        ...[...containers.values()].map((t) => ({
+          name: t.kind === "container" ? t.name : null,
+          id: t.kind === "container" ? t.id : null,
+        })),
+      ),
+    );
+  }
+  if (volumes.size)
+    out.push(
+      leakCommand(
+        "volume rm",
+        ...[...volumes.values()].map((t) => ({ name: t.kind === "volume" ? t.name : null })),
+      ),
+    );
+  return out;
+}
+
+/** docker's hint block: a blank line, `What's next:`, each hint indented. */
+export function renderHints(hints: readonly { what: string; command: string }[]): string {
+  if (hints.length === 0) return "";
+  return `\nWhat's next:\n${hints.map((h) => `    ${h.what} → ${h.command}\n`).join("")}`;
+}
+
+/** The scan's hints: release and remove what was found. */
+export function scanHints(view: ScanView): string {
+  return renderHints(
+    nextCommands(view).map((command) => ({
+      what: command.startsWith("docker leak volume rm")
+        ? "Release and remove the volumes"
+        : "Release and remove the containers",
+      command,
+    })),
+  );
 }

@@ -128,8 +128,66 @@ describe("docker leak as a docker CLI plugin", () => {
     ]) {
       const r = cli(args);
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
-      assert.match(r.stdout, /docker leak scan/);
-      assert.match(r.stdout, /docker leak rm/);
+      assert.match(r.stdout, /^Usage: {2}docker leak COMMAND\n/);
+      assert.match(r.stdout, /\nManagement Commands:\n {2}helper {6}\S.*\n {2}volume {6}\S/);
+      assert.match(r.stdout, /\nCommands:\n[\s\S]*\n {2}rm {10}\S[\s\S]*\n {2}scan {8}\S/);
+      assert.match(r.stdout, /\nRun 'docker leak COMMAND --help' for more information on a command\.\n$/);
+    }
+  });
+
+  it("help for a command and a group, however it is asked for, in docker's layout", () => {
+    const scanHelp = cli(["leak", "scan", "--help"]);
+    assert.equal(scanHelp.code, 0, scanHelp.stderr);
+    assert.match(scanHelp.stdout, /^Usage: {2}docker leak scan \[OPTIONS\] \[CONTAINER\|VOLUME\.\.\.\]\n\n/);
+    assert.match(scanHelp.stdout, /\nOptions:\n[\s\S]*\n {6}--format string {6}\S[\s\S]*\(default "table"\)/);
+    assert.match(scanHelp.stdout, /\n {2}-q, --quiet {14}\S/);
+    for (const args of [
+      ["help", "leak", "scan"],
+      ["leak", "help", "scan"],
+      ["leak", "--help", "scan"],
+      ["leak", "scan", "-h"],
+    ]) {
+      const r = cli(args);
+      assert.equal(r.code, 0, args.join(" "));
+      assert.equal(r.stdout, scanHelp.stdout, args.join(" "));
+    }
+    for (const args of [
+      ["leak", "volume"],
+      ["leak", "volume", "--help"],
+      ["help", "leak", "volume"],
+    ]) {
+      const r = cli(args);
+      assert.equal(r.code, 0, args.join(" "));
+      assert.match(
+        r.stdout,
+        /^Usage: {2}docker leak volume COMMAND\n[\s\S]*\nCommands:\n {2}rm {10}\S/,
+        args.join(" "),
+      );
+    }
+  });
+
+  it("mistakes get cobra's words, name the command, exit 2 and print nothing on stdout", () => {
+    const cases: [string[], RegExp][] = [
+      [["leak", "scan", "--bogus"], /^unknown flag: --bogus\nSee 'docker leak scan --help'\.\n$/],
+      [["leak", "scan", "-x"], /^unknown shorthand flag: 'x' in -x\nSee 'docker leak scan --help'\.\n$/],
+      [
+        ["leak", "rm"],
+        /^"docker leak rm" requires at least 1 argument\.\nSee 'docker leak rm --help'\.\n\nUsage: {2}docker leak rm \[OPTIONS\] CONTAINER \[CONTAINER\.\.\.\]\n/,
+      ],
+      [
+        ["leak", "volume", "rm", "--format"],
+        /^flag needs an argument: --format\nSee 'docker leak volume rm --help'\.\n$/,
+      ],
+      [
+        ["leak", "version", "extra"],
+        /^"docker leak version" accepts no arguments\.\nSee 'docker leak version --help'\./,
+      ],
+    ];
+    for (const [args, expected] of cases) {
+      const r = cli(args, { DOCKER_HOST: PRIVATE_HOST });
+      assert.equal(r.code, 2, args.join(" "));
+      assert.equal(r.stdout, "", args.join(" "));
+      assert.match(r.stderr, expected);
     }
   });
 
@@ -137,7 +195,10 @@ describe("docker leak as a docker CLI plugin", () => {
     const r = cli(["leak", "frobnicate"], { DOCKER_HOST: PRIVATE_HOST });
     assert.equal(r.code, 2);
     assert.equal(r.stdout, "");
-    assert.match(r.stderr, /docker leak: .*\nSee 'docker leak --help'/);
+    assert.equal(
+      r.stderr,
+      "docker leak: 'frobnicate' is not a docker leak command.\nSee 'docker leak --help'.\n",
+    );
   });
 
   it("an unreachable daemon: one clear line, exit 1, no stack", () => {

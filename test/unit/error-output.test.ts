@@ -3,31 +3,10 @@
  * the scanned system) passed: escaped in text, escapeJsonText'd in JSON. No daemon is contacted.
  */
 import assert from "node:assert/strict";
-import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
-import { main } from "../../src/cli/main.js";
+import { runMain } from "../support/run-main.js";
 
-async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const chunks = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
-  stdout.on("data", (c: Buffer) => chunks.stdout.push(c));
-  stderr.on("data", (c: Buffer) => chunks.stderr.push(c));
-  const code = await main(argv, {
-    stdout,
-    stderr,
-    stdin: new PassThrough(),
-    // No daemon: these runs fail before one is needed.
-    env: { DOCKER_HOST: "unix:///nonexistent/docker.sock", NO_COLOR: "1" },
-    interrupts: { signal: new AbortController().signal, interrupted: false },
-    helperDir: "/nonexistent",
-  });
-  return {
-    code,
-    stdout: Buffer.concat(chunks.stdout).toString("utf8"),
-    stderr: Buffer.concat(chunks.stderr).toString("utf8"),
-  };
-}
+const run = (argv: string[]) => runMain(argv);
 
 const RAW_UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
@@ -38,15 +17,29 @@ describe("error lines on stderr", () => {
     assert.doesNotMatch(r.stderr, RAW_UNSAFE);
     assert.equal(
       r.stderr,
-      `docker leak: unknown --format "x\\x1b[2J\\nFAKE\\u202e": use table or json\nSee 'docker leak --help'.\n`,
+      `docker leak: unknown --format "x\\x1b[2J\\nFAKE\\u202e": use table or json\nSee 'docker leak scan --help'.\n`,
     );
   });
 
-  it("clipanion's parse errors quoting an unknown option are escaped", async () => {
-    const r = await run(["scan", "--no-such\x1b]0;title\x07"]);
-    assert.equal(r.code, 2);
-    assert.doesNotMatch(r.stderr, RAW_UNSAFE);
-    assert.equal(r.stderr.split("\n").length, 3, r.stderr);
+  it("an unknown flag, command or group subcommand quoting hostile text is escaped, in cobra's words", async () => {
+    const flag = await run(["scan", "--no-such\x1b]0;title\x07"]);
+    assert.equal(flag.code, 2);
+    assert.equal(flag.stderr, "unknown flag: --no-such\\x1b]0;title\\x07\nSee 'docker leak scan --help'.\n");
+    const command = await run(["bogus\x1b[2J\u202e"]);
+    assert.equal(command.code, 2);
+    assert.equal(
+      command.stderr,
+      "docker leak: 'bogus\\x1b[2J\\u202e' is not a docker leak command.\nSee 'docker leak --help'.\n",
+    );
+    const sub = await run(["volume", "\x9bx"]);
+    assert.equal(
+      sub.stderr,
+      "docker leak: '\\x9bx' is not a docker leak volume command.\nSee 'docker leak volume --help'.\n",
+    );
+    for (const r of [flag, command, sub]) {
+      assert.doesNotMatch(r.stderr, RAW_UNSAFE);
+      assert.equal(r.stdout, "");
+    }
   });
 
   it("with --format json the error is one JSON line with nothing raw, parsing to the exact message", async () => {

@@ -176,7 +176,8 @@ describe("leak model on recorded fixtures (private dockerd, kernel 6.18, cgroup 
       f.mount?.mountPoint.startsWith("/rootfs/var/lib/docker-leak-test/root/containers/"),
       "seen through -v /:/rootfs",
     );
-    assert.match(f.cause.short, /inside container dl-fixture-holder/);
+    assert.equal(f.cause.short, "kept after stop: private namespace");
+    assert.match(f.cause.full, /of PID \d+ \(sleep\) inside container dl-fixture-holder has its own copy/);
   });
 
   it("the holder container's own mounts seen under its /rootfs are neither findings nor look-alikes", () => {
@@ -347,7 +348,11 @@ describe("leak model on hand-written layouts", () => {
     assert.match(leaked?.cure.full ?? "", /systemctl restart httpd\.service/);
     assert.match(leaked?.cure.full ?? "", /MountFlags=private/);
     const stale = r.findings.find((f) => f.severity === "stale");
-    assert.match(stale?.cause.short ?? "", /still mounted in the daemon's namespace; web is dead/);
+    assert.equal(stale?.cause.short, "left mounted in dockerd's namespace");
+    assert.match(
+      stale?.cause.full ?? "",
+      /still mounted in the daemon's mount namespace \d+ \(dockerd PID \d+\) although container web is dead\. [\s\S]*On this kernel docker rm may fail/,
+    );
     assert.equal(stale?.cure.immediate, "docker leak rm --force-unmount web");
     assert.equal(r.stats.namespaces, 4, "the helper's own namespace is scanned but holds nothing");
   });
@@ -440,10 +445,8 @@ describe("leak model on hand-written layouts", () => {
       ["0:77 /app.log"],
       "tied by device to the volume that is still mounted",
     );
-    assert.match(
-      logs?.cause.short ?? "",
-      /detached copy kept open by PID 2001 \(backup\) \(fd 8\); stays alive when logs is released/,
-    );
+    assert.equal(logs?.cause.short, "detached copy kept open (fd 8); stays alive after release");
+    assert.match(logs?.cause.full ?? "", /^PID 2001 \(backup\) uses files of volume logs/);
     // The deleted file's link text names volume old-data, but link text on a detached mount is
     // whatever the holder made it: without a device or inode fact it is listed, not reported.
     assert.deepEqual(

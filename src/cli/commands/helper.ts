@@ -5,7 +5,7 @@ import { prepareHelper } from "../../docker/helper.js";
 import { LABEL_HELPER, listHelperImages, removeHelperImage } from "../../docker/helper-image.js";
 import { isStaleHelper, removeHelpers } from "../../docker/helper-runner.js";
 import type { LeakContext } from "../context.js";
-import { progressLine } from "../progress.js";
+import { parseProgressMode, progressFor } from "../progress.js";
 
 export class HelperBuildCommand extends Command<LeakContext> {
   static override paths = [["helper", "build"]];
@@ -17,12 +17,16 @@ export class HelperBuildCommand extends Command<LeakContext> {
   });
 
   quiet = Option.Boolean("-q,--quiet", false, { description: "Only print the image ID" });
+  progress = Option.String("--progress", "auto", {
+    description: "Set type of progress output (auto, plain, tty, quiet)",
+  });
 
   override async execute(): Promise<number> {
+    const mode = parseProgressMode(this.progress);
     const docker = this.context.docker();
     const daemon = await docker.info();
     assertSupportedDaemon(daemon, this.context.endpoint());
-    const progress = progressLine(this.context.stderr, this.context.stderrIsTTY);
+    const progress = progressFor(mode, this.context.stderr, this.context.stderrIsTTY);
     const { image } = await prepareHelper(docker, daemon, {
       helperDir: this.context.helperDir,
       version: this.context.pluginVersion,

@@ -6,6 +6,7 @@ import { removalExitCode, renderRemovalJson, renderRemovalText } from "../../ren
 import type { LeakContext } from "../context.js";
 import { coreDeps } from "../core-deps.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
+import { parseProgressMode } from "../progress.js";
 
 /** Runs a removal and renders its report, also the partial one of an interrupted run. */
 export async function removeAndReport(
@@ -13,16 +14,21 @@ export async function removeAndReport(
   opts: Parameters<typeof runRemoval>[1],
   format: string,
   timeout: string,
+  progressMode: string,
 ): Promise<number> {
   if (format !== "table" && format !== "json") {
     throw new UsageError(`unknown --format "${format}": use table or json`);
   }
-  const { deps, progress } = coreDeps(ctx, parseDuration(timeout, "--timeout"));
+  const { deps, progress } = coreDeps(
+    ctx,
+    parseDuration(timeout, "--timeout"),
+    parseProgressMode(progressMode),
+  );
   const show = (report: RemovalReport) => {
     progress.done();
     if (format === "json") ctx.stdout.write(renderRemovalJson(report));
     else {
-      const out = renderRemovalText(report);
+      const out = renderRemovalText(report, ctx.stdoutColumns);
       ctx.stdout.write(out.stdout);
       ctx.stderr.write(out.stderr);
     }
@@ -74,6 +80,9 @@ export class RmCommand extends Command<LeakContext> {
   timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
     description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
   });
+  progress = Option.String("--progress", "auto", {
+    description: "Set type of progress output (auto, plain, tty, quiet)",
+  });
   containers = Option.Rest({ name: "CONTAINER", required: 1 });
 
   override async execute(): Promise<number> {
@@ -90,6 +99,7 @@ export class RmCommand extends Command<LeakContext> {
       },
       this.format,
       this.timeout,
+      this.progress,
     );
   }
 }

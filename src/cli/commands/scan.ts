@@ -8,12 +8,14 @@ import {
   renderQuiet,
   renderScanJson,
   renderScanTable,
+  scanHints,
   scanSummary,
   scanView,
 } from "../../render/scan.js";
 import type { LeakContext } from "../context.js";
 import { coreDeps } from "../core-deps.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
+import { parseProgressMode } from "../progress.js";
 
 export class ScanCommand extends Command<LeakContext> {
   static override paths = [["scan"]];
@@ -44,6 +46,9 @@ export class ScanCommand extends Command<LeakContext> {
   timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
     description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
   });
+  progress = Option.String("--progress", "auto", {
+    description: "Set type of progress output (auto, plain, tty, quiet)",
+  });
   targets = Option.Rest({ name: "CONTAINER|VOLUME" });
 
   override async execute(): Promise<number> {
@@ -53,7 +58,7 @@ export class ScanCommand extends Command<LeakContext> {
     if (this.quiet && this.format === "json")
       throw new UsageError("--quiet and --format json cannot be combined");
     const timeoutMs = parseDuration(this.timeout, "--timeout");
-    const { deps, progress } = coreDeps(this.context, timeoutMs);
+    const { deps, progress } = coreDeps(this.context, timeoutMs, parseProgressMode(this.progress));
     let code = 0;
     try {
       // Rendered as soon as the report is known, while the daemon removes the helper container.
@@ -79,12 +84,18 @@ export class ScanCommand extends Command<LeakContext> {
     if (this.quiet) ctx.stdout.write(renderQuiet(view, this.noTrunc));
     else if (this.format === "json") for (const chunk of renderScanJson(view)) ctx.stdout.write(chunk);
     else if (view.findings.length)
-      ctx.stdout.write(renderScanTable(view, { noTrunc: this.noTrunc, color: ctx.color }));
+      ctx.stdout.write(
+        renderScanTable(view, { noTrunc: this.noTrunc, color: ctx.color, width: ctx.stdoutColumns }),
+      );
     // Warnings quote malformed mountinfo and process text: escaped, one line each.
     for (const w of report.warnings) {
       ctx.stderr.write(`${ctx.errColor.yellow("warning:")} ${escapeForTerminal(w)}\n`);
     }
     if (!this.quiet) ctx.stderr.write(`${scanSummary(view, ctx.errColor)}\n`);
+    // docker's "What's next" hints: on a terminal, unless DOCKER_CLI_HINTS=false.
+    if (!this.quiet && this.format === "table" && ctx.stderrIsTTY && ctx.env.DOCKER_CLI_HINTS !== "false") {
+      ctx.stderr.write(scanHints(view));
+    }
     return exitCodeOf(view);
   }
 }

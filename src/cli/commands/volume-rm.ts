@@ -25,6 +25,9 @@ export class VolumeRmCommand extends Command<LeakContext> {
   timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
     description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
   });
+  progress = Option.String("--progress", "auto", {
+    description: "Set type of progress output (auto, plain, tty, quiet)",
+  });
   volumes = Option.Rest({ name: "VOLUME", required: 1 });
 
   override async execute(): Promise<number> {
@@ -41,6 +44,7 @@ export class VolumeRmCommand extends Command<LeakContext> {
       },
       this.format,
       this.timeout,
+      this.progress,
     );
   }
 }
