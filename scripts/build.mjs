@@ -125,6 +125,26 @@ if (present.length) {
   Object.assign(helperLayers, JSON.parse(run.stdout));
 }
 
+// The command tree for shell completion, built into the entry (src/cli/completion-run.ts), so that
+// completing a subcommand or flag loads neither clipanion nor the commands.
+const completionRun = spawnSync(
+  process.execPath,
+  [
+    "--import",
+    "tsx",
+    "--input-type=module",
+    "-e",
+    `import { completionSpecOfCli } from ${JSON.stringify(pathToFileURL(join(root, "src", "cli", "main.ts")).href)};
+    process.stdout.write(JSON.stringify(completionSpecOfCli()));`,
+  ],
+  { cwd: root, encoding: "utf8" },
+);
+if (completionRun.status !== 0) {
+  console.error(`build: computing the completion tree failed:\n${completionRun.stderr}`);
+  process.exit(1);
+}
+const completionSpec = JSON.parse(completionRun.stdout);
+
 // The entry's `import("./full.js")` becomes a require of the second bundle, next to it.
 const MAIN_BUNDLE = "docker-leak-main.cjs";
 const split = {
@@ -153,6 +173,7 @@ const common = {
   define: {
     DOCKER_LEAK_HELPER_DIGESTS: JSON.stringify(helperDigests),
     DOCKER_LEAK_HELPER_LAYERS: JSON.stringify(helperLayers),
+    DOCKER_LEAK_COMPLETION_SPEC: JSON.stringify(completionSpec),
   },
 };
 // What is done to the bundled dependencies, the same in both forms. (Their source is changed only

@@ -17,6 +17,13 @@ if (argv[0] === "docker-cli-plugin-metadata") {
     if (request) process.stdout.write(hookAnswer(request.json));
     else void run();
   });
+} else if (argv.includes("__complete") || argv.includes("__completeNoDesc")) {
+  // Shell completion (cobra's protocol): subcommands and flags without the rest of the plugin.
+  void import("./completion-run.js").then(async ({ answerCompletion, processCompletionIO }) => {
+    const io = processCompletionIO(process.env, process.stdout, () => import("./full.js"));
+    if (await answerCompletion(argv, io)) process.stdout.write("", () => process.exit());
+    else void run();
+  });
 } else {
   void run();
 }

@@ -4,5 +4,5 @@
  * (dist/docker-leak-main.cjs), loaded only when a command runs, so that the metadata answer and
  * the common `version` do not read and compile it.
  */
-export { main } from "./main.js";
+export { completionSpecOfCli, daemonNames, main } from "./main.js";
 export * as seaSupport from "./sea.js";

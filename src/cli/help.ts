@@ -25,10 +25,15 @@ export interface Definition {
 
 export const BINARY = "docker leak";
 
-/** Value names and defaults of the flags that take a value, as pflag would print them. */
-export const FLAG_VALUES: Readonly<Record<string, { value: string; default?: string }>> = {
-  format: { value: "string", default: '"table"' },
-  progress: { value: "string", default: '"auto"' },
+/**
+ * Value names and defaults of the flags that take a value, as pflag would print them, and the
+ * values shell completion offers (src/cli/completion.ts).
+ */
+export const FLAG_VALUES: Readonly<
+  Record<string, { value: string; default?: string; choices?: readonly string[] }>
+> = {
+  format: { value: "string", default: '"table"', choices: ["table", "json"] },
+  progress: { value: "string", default: '"auto"', choices: ["auto", "plain", "tty", "quiet"] },
   timeout: { value: "duration", default: "2m0s" },
 };
 

@@ -19,11 +19,14 @@ import { RmCommand } from "./commands/rm.js";
 import { ScanCommand } from "./commands/scan.js";
 import { VersionCommand } from "./commands/version.js";
 import { VolumeRmCommand } from "./commands/volume-rm.js";
+import { type CompletionSpec, completionSpec } from "./completion.js";
+import { answerCompletion, type DaemonNames, NAMES_TIMEOUT_MS } from "./completion-run.js";
 import type { Interrupts, LeakContext } from "./context.js";
-import { splitArgv } from "./global-flags.js";
+import { type GlobalOptions, splitArgv } from "./global-flags.js";
 import {
   checkArguments,
   commandTree,
+  FLAG_VALUES,
   helpText,
   resolve,
   unknownCommandText,
@@ -82,6 +85,29 @@ export function buildCli(colors: boolean): Cli<LeakContext> {
   return cli;
 }
 
+/** The command tree for shell completion (built into the launcher's bundle by scripts/build.mjs). */
+export function completionSpecOfCli(): CompletionSpec {
+  return completionSpec(commandTree(buildCli(false).definitions()), FLAG_VALUES);
+}
+
+/** Container and volume names for shell completion, from the daemon the globals select. */
+export function daemonNames(
+  globals: GlobalOptions,
+  rawGlobals: string[],
+  env: NodeJS.ProcessEnv,
+): DaemonNames {
+  let client: DockerClient | undefined;
+  const docker = () => {
+    client ??= new DockerodeClient(resolveEndpoint({ globals, env, files: localFiles }), { rawGlobals, env });
+    return client;
+  };
+  return {
+    containers: async () =>
+      (await docker().listContainers({})).map(({ id, names, state }) => ({ id, names, state })),
+    volumes: async () => (await docker().volumes()).map((v) => v.name),
+  };
+}
+
 export async function main(argv: readonly string[], io: MainIO): Promise<number> {
   const { stdout, stderr, env } = io;
   let split: ReturnType<typeof splitArgv>;
@@ -92,9 +118,16 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     return exitCodeFor(err);
   }
   let args = split.args;
-  // Shell completion: cobra's protocol; we offer no completions and no file completion.
+  // Shell completion (the launcher answers it before loading this; see completion-run.ts).
   if (args[0] === "__complete" || args[0] === "__completeNoDesc") {
-    stdout.write(":4\n");
+    await answerCompletion(argv, {
+      env,
+      stdout,
+      parentArgv: () => null,
+      spec: async () => completionSpecOfCli(),
+      names: async (globals, rawGlobals) => daemonNames(globals, rawGlobals, env),
+      timeoutMs: NAMES_TIMEOUT_MS,
+    });
     return ExitCode.Ok;
   }
   const cli = buildCli(false);
