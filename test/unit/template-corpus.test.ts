@@ -12,8 +12,8 @@ import {
   executeTemplate,
   parseFormat,
   parseTemplate,
-  renderTemplate,
   type Row,
+  renderTemplate,
   type Schema,
   TemplateError,
 } from "../../src/render/template.js";
@@ -43,8 +43,17 @@ const versionSchema: Schema = {
 const imageSchema: Schema = {
   ...stringFields(corpus.images.rows[0]!, "image"),
 };
-const headers: Record<string, string> = { ID: "IMAGE ID", Repository: "REPOSITORY", Tag: "TAG", Size: "SIZE" };
-for (const [k, h] of Object.entries(headers)) (imageSchema.fields as Record<string, { type: "string"; header?: string }>)[k] = { type: "string", header: h };
+const headers: Record<string, string> = {
+  ID: "IMAGE ID",
+  Repository: "REPOSITORY",
+  Tag: "TAG",
+  Size: "SIZE",
+};
+for (const [k, h] of Object.entries(headers))
+  (imageSchema.fields as Record<string, { type: "string"; header?: string }>)[k] = {
+    type: "string",
+    header: h,
+  };
 
 describe("templates against docker 28 (Go text/template)", () => {
   for (const c of corpus.version.cases) {
