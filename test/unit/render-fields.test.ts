@@ -18,8 +18,8 @@ import { renderQuiet, renderScanJson, scanView } from "../../src/render/scan.js"
 import {
   type OutputFormat,
   parseFormat,
-  renderTemplate,
   type Row,
+  renderTemplate,
   type Schema,
 } from "../../src/render/template.js";
 import { loadFixture } from "./fixtures.js";
