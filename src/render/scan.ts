@@ -78,13 +78,13 @@ function severityPaint(color: ChalkInstance, severity: Severity): (s: string) =>
   }
 }
 
-function targetCell(t: Target, noTrunc: boolean): string {
+export function targetCell(t: Target, noTrunc: boolean): string {
   if (t.kind === "volume") return `volume ${t.name}`;
   const id = noTrunc ? t.id : shortId(t.id);
   return t.name ? `${t.name} (${id})` : id;
 }
 
-function mountCell(f: Finding): string {
+export function mountCell(f: Finding): string {
   return `${f.resource.kind} ${f.mount?.mountPoint ?? f.resource.path}`;
 }
 

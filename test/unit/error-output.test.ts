@@ -12,12 +12,12 @@ const RAW_UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\
 
 describe("error lines on stderr", () => {
   it("a usage error quoting a hostile value: one escaped line, then the --help hint", async () => {
-    const r = await run(["scan", "--format", "x\x1b[2J\nFAKE\u202e"]);
+    const r = await run(["scan", "--format", "x\n{{\u202e\x1b[2J}}"]);
     assert.equal(r.code, 2);
     assert.doesNotMatch(r.stderr, RAW_UNSAFE);
     assert.equal(
       r.stderr,
-      `docker leak: unknown --format "x\\x1b[2J\\nFAKE\\u202e": use table or json\nSee 'docker leak scan --help'.\n`,
+      `docker leak: failed to parse template: template: :2: unexpected "\\u202e" in operand\nSee 'docker leak scan --help'.\n`,
     );
   });
 
@@ -43,13 +43,13 @@ describe("error lines on stderr", () => {
   });
 
   it("with --format json the error is one JSON line with nothing raw, parsing to the exact message", async () => {
-    const bad = "x\x1b[2J\n\x9b\u2028\u202e";
+    const bad = "\x1b[2J\n{{\x9b\u2028\u202e}}";
     const r = await run(["scan", "--format", "json", "--format", bad]);
     assert.equal(r.code, 2);
     assert.doesNotMatch(r.stderr.trimEnd(), RAW_UNSAFE);
     assert.equal(r.stderr.split("\n").length, 2);
     assert.deepEqual(JSON.parse(r.stderr), {
-      error: `unknown --format "${bad}": use table or json`,
+      error: 'failed to parse template: template: :2: unexpected "\x9b" in operand',
       exitCode: 2,
     });
   });

@@ -1,11 +1,13 @@
 import { Command, Option } from "clipanion";
 import { InterruptedRemoval, runRemoval } from "../../core/removal.js";
-import { UsageError } from "../../errors.js";
 import type { RemovalReport } from "../../model/removal.js";
+import { REMOVAL_FIELDS, removalRows } from "../../render/fields.js";
 import { removalExitCode, renderRemovalJson, renderRemovalText } from "../../render/removal.js";
+import { renderTemplate } from "../../render/template.js";
 import type { LeakContext } from "../context.js";
 import { coreDeps } from "../core-deps.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
+import { FORMAT_DESCRIPTION, parseFormatFlag } from "../format.js";
 import { parseProgressMode } from "../progress.js";
 
 /** Runs a removal and renders its report, also the partial one of an interrupted run. */
@@ -16,9 +18,8 @@ export async function removeAndReport(
   timeout: string,
   progressMode: string,
 ): Promise<number> {
-  if (format !== "table" && format !== "json") {
-    throw new UsageError(`unknown --format "${format}": use table or json`);
-  }
+  // Checked before anything is unmounted or removed.
+  const output = parseFormatFlag(format, REMOVAL_FIELDS);
   const { deps, progress } = coreDeps(
     ctx,
     parseDuration(timeout, "--timeout"),
@@ -26,10 +27,11 @@ export async function removeAndReport(
   );
   const show = (report: RemovalReport) => {
     progress.done();
-    if (format === "json") ctx.stdout.write(renderRemovalJson(report));
+    if (output.kind === "json") ctx.stdout.write(renderRemovalJson(report));
     else {
       const out = renderRemovalText(report, ctx.stdoutColumns);
-      ctx.stdout.write(out.stdout);
+      // A template replaces the lines on stdout; stderr (refusals, hints, warnings) stays.
+      ctx.stdout.write(output.kind === "template" ? renderTemplate(output, removalRows(report)) : out.stdout);
       ctx.stderr.write(out.stderr);
     }
   };
@@ -76,7 +78,7 @@ export class RmCommand extends Command<LeakContext> {
   restartHolders = Option.Boolean("--restart-holders", false, {
     description: "Restart holder containers (never host processes) when unmounting failed",
   });
-  format = Option.String("--format", "table", { description: "Output format: table or json" });
+  format = Option.String("--format", "table", { description: FORMAT_DESCRIPTION });
   timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
     description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
   });

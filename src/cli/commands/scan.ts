@@ -3,6 +3,7 @@ import { runScan } from "../../core/scan.js";
 import { UsageError } from "../../errors.js";
 import type { ScanReport } from "../../model/findings.js";
 import { escapeForTerminal } from "../../render/escape.js";
+import { SCAN_FIELDS, scanRows } from "../../render/fields.js";
 import {
   exitCodeOf,
   renderQuiet,
@@ -12,9 +13,11 @@ import {
   scanSummary,
   scanView,
 } from "../../render/scan.js";
+import { type OutputFormat, renderTemplate } from "../../render/template.js";
 import type { LeakContext } from "../context.js";
 import { coreDeps } from "../core-deps.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
+import { FORMAT_DESCRIPTION, parseFormatFlag } from "../format.js";
 import { parseProgressMode } from "../progress.js";
 
 export class ScanCommand extends Command<LeakContext> {
@@ -35,7 +38,7 @@ export class ScanCommand extends Command<LeakContext> {
     ],
   });
 
-  format = Option.String("--format", "table", { description: "Output format: table or json" });
+  format = Option.String("--format", "table", { description: FORMAT_DESCRIPTION });
   quiet = Option.Boolean("-q,--quiet", false, {
     description: "Only print the IDs of affected containers and names of volumes",
   });
@@ -52,11 +55,11 @@ export class ScanCommand extends Command<LeakContext> {
   targets = Option.Rest({ name: "CONTAINER|VOLUME" });
 
   override async execute(): Promise<number> {
-    if (this.format !== "table" && this.format !== "json") {
-      throw new UsageError(`unknown --format "${this.format}": use table or json`);
-    }
-    if (this.quiet && this.format === "json")
-      throw new UsageError("--quiet and --format json cannot be combined");
+    const format = parseFormatFlag(this.format, SCAN_FIELDS);
+    if (this.quiet && format.kind !== "table")
+      throw new UsageError(
+        `--quiet and --format ${format.kind === "json" ? "json" : "TEMPLATE"} cannot be combined`,
+      );
     const timeoutMs = parseDuration(this.timeout, "--timeout");
     const { deps, progress } = coreDeps(this.context, timeoutMs, parseProgressMode(this.progress));
     let code = 0;
@@ -68,7 +71,7 @@ export class ScanCommand extends Command<LeakContext> {
         {
           onReport: (report) => {
             progress.done();
-            code = this.render(report);
+            code = this.render(report, format);
           },
         },
       );
@@ -78,12 +81,14 @@ export class ScanCommand extends Command<LeakContext> {
     return code;
   }
 
-  private render(report: ScanReport): number {
+  private render(report: ScanReport, format: OutputFormat): number {
     const ctx = this.context;
     const view = scanView(report);
     if (this.quiet) ctx.stdout.write(renderQuiet(view, this.noTrunc));
-    else if (this.format === "json") for (const chunk of renderScanJson(view)) ctx.stdout.write(chunk);
-    else if (view.findings.length)
+    else if (format.kind === "json") for (const chunk of renderScanJson(view)) ctx.stdout.write(chunk);
+    else if (format.kind === "template") {
+      if (view.findings.length) ctx.stdout.write(renderTemplate(format, scanRows(view, this.noTrunc)));
+    } else if (view.findings.length)
       ctx.stdout.write(
         renderScanTable(view, { noTrunc: this.noTrunc, color: ctx.color, width: ctx.stdoutColumns }),
       );
@@ -93,7 +98,7 @@ export class ScanCommand extends Command<LeakContext> {
     }
     if (!this.quiet) ctx.stderr.write(`${scanSummary(view, ctx.errColor)}\n`);
     // docker's "What's next" hints: on a terminal, unless DOCKER_CLI_HINTS=false.
-    if (!this.quiet && this.format === "table" && ctx.stderrIsTTY && ctx.env.DOCKER_CLI_HINTS !== "false") {
+    if (!this.quiet && format.kind === "table" && ctx.stderrIsTTY && ctx.env.DOCKER_CLI_HINTS !== "false") {
       ctx.stderr.write(scanHints(view));
     }
     return exitCodeOf(view);

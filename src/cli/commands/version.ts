@@ -1,7 +1,9 @@
 import { Command, Option } from "clipanion";
-import { UsageError } from "../../errors.js";
+import { VERSION_FIELDS, versionRow } from "../../render/fields.js";
+import { renderTemplate } from "../../render/template.js";
 import { renderVersion } from "../../render/version.js";
 import type { LeakContext } from "../context.js";
+import { parseFormatFlag, VERSION_FORMAT_DESCRIPTION } from "../format.js";
 
 export class VersionCommand extends Command<LeakContext> {
   static override paths = [["version"]];
@@ -15,17 +17,17 @@ export class VersionCommand extends Command<LeakContext> {
     ],
   });
 
-  format = Option.String("--format,-f", "table", { description: "Output format: table or json" });
+  format = Option.String("--format,-f", "table", { description: VERSION_FORMAT_DESCRIPTION });
 
   override async execute(): Promise<number> {
-    if (this.format !== "table" && this.format !== "json") {
-      throw new UsageError(`unknown --format "${this.format}": use table or json`);
-    }
+    const format = parseFormatFlag(this.format, VERSION_FIELDS);
     const endpoint = this.context.endpoint();
     const docker = this.context.docker();
     const [version, info] = await Promise.all([docker.version(), docker.info()]);
     this.context.stdout.write(
-      renderVersion(this.format, this.context.pluginVersion, version, info, endpoint),
+      format.kind === "template"
+        ? renderTemplate(format, [versionRow(this.context.pluginVersion, version, info, endpoint)])
+        : renderVersion(format.kind, this.context.pluginVersion, version, info, endpoint),
     );
     return 0;
   }

@@ -1,6 +1,7 @@
 import { Command, Option } from "clipanion";
 import type { LeakContext } from "../context.js";
 import { DEFAULT_TIMEOUT } from "../duration.js";
+import { FORMAT_DESCRIPTION } from "../format.js";
 import { removeAndReport } from "./rm.js";
 
 export class VolumeRmCommand extends Command<LeakContext> {
@@ -21,7 +22,7 @@ export class VolumeRmCommand extends Command<LeakContext> {
     description: "Unmount the volume's leaked mounts first",
   });
   dryRun = Option.Boolean("--dry-run", false, { description: "Print the plan and change nothing" });
-  format = Option.String("--format", "table", { description: "Output format: table or json" });
+  format = Option.String("--format", "table", { description: FORMAT_DESCRIPTION });
   timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
     description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
   });
