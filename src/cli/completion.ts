@@ -321,7 +321,8 @@ export function formatAnswer(answer: Answer, descriptions: boolean): string {
   const lines = answer.candidates.map((c) => {
     // Descriptions are our own text; still, nothing but one line per candidate may go out.
     const [value = "", description = ""] = c.split("\t", 2);
-    const clean = description.replace(/[\p{Cc}]+/gu, " ").trim();
+    // Like cobra: a description of several lines is offered by its first.
+    const clean = (description.split("\n", 1)[0] ?? "").replace(/[\p{Cc}]+/gu, " ").trim();
     return descriptions && clean ? `${value}\t${clean}` : value;
   });
   return `${[...lines, `:${answer.directive}`].join("\n")}\n`;

@@ -124,7 +124,7 @@ describe("subcommands, flags and values (no daemon)", () => {
       "--help",
       ":4",
     ]);
-    assert.ok(lines(scan.text).includes("--format\tOutput format: table or json"));
+    assert.ok(lines(scan.text).includes("--format\tFormat output using a custom template:"));
     const rm = await complete(["__complete", "leak", "rm", "-f", "--dry-run", "-"]);
     const rmValues = values(rm.text);
     assert.ok(rmValues.includes("-v") && rmValues.includes("--volumes") && rmValues.includes("-h"));
