@@ -117,7 +117,7 @@ describe("shell completion through the docker CLI", () => {
 
   it("lists a command's flags and the values of --format", () => {
     const flags = complete(["__complete", "leak", "scan", "--"]);
-    assert.ok(flags.lines.includes("--format\tOutput format: table or json"), flags.stdout);
+    assert.ok(flags.lines.includes("--format\tFormat output using a custom template:"), flags.stdout);
     assert.ok(values(flags.lines).includes("--deep"));
     assert.equal(flags.lines.at(-1), ":4");
     assert.deepEqual(complete(["__complete", "leak", "scan", "--format", ""]).lines, ["table", "json", ":4"]);
