@@ -28,6 +28,7 @@ export const BINARY = "docker leak";
 /** Value names and defaults of the flags that take a value, as pflag would print them. */
 export const FLAG_VALUES: Readonly<Record<string, { value: string; default?: string }>> = {
   format: { value: "string", default: '"table"' },
+  interval: { value: "duration" },
   progress: { value: "string", default: '"auto"' },
   timeout: { value: "duration", default: "2m0s" },
 };
