@@ -233,4 +233,68 @@ describe("watch", () => {
     assert.equal((await d.listContainers({ label: [LABEL_HELPER] })).length, 0);
     assert.equal(d.eventSubscribers, 0);
   });
+
+  it("--release releases a leaked copy at once through an unmount order, and logs it", async () => {
+    const d = fake("shm-leaked-host");
+    const ns = holderNamespace("shm-leaked-host");
+    const shmMounts = () => d.mountIds(ns).length;
+    const before = shmMounts();
+    const w = watch(d, { release: true });
+    await until(() => w.records.some((r) => r.kind === "released"), "the release");
+    assert.deepEqual(kinds(w), ["finding", "release", "released"]);
+    const action = w.records[1];
+    assert.ok(action?.kind === "release");
+    assert.deepEqual(action.action, { result: "released", message: null });
+    assert.equal(action.finding.resource.kind, "shm");
+    assert.equal(shmMounts(), before - 1, "exactly one mount went, in the holder's namespace");
+    assert.deepEqual(
+      d.calls.filter((c) => c.startsWith("umount") || c.startsWith("remove") || c.startsWith("stop")),
+      ["umount 1"],
+      "nothing stopped or removed",
+    );
+    assert.deepEqual(w.stats.at(-1)?.releases, { done: 1, failed: 0 });
+    await w.stop();
+  });
+
+  it("--release --dry-run says what it would release and changes nothing", async () => {
+    const d = fake("shm-leaked-host");
+    const w = watch(d, { release: true, dryRun: true });
+    await until(() => w.stats.length === 1, "the first scan");
+    assert.deepEqual(kinds(w), ["finding", "release"]);
+    const action = w.records[1];
+    assert.ok(action?.kind === "release" && action.action.result === "dry-run");
+    assert.ok(!d.calls.some((c) => c.startsWith("umount")));
+    await w.stop();
+  });
+
+  it("--release never touches a running container's captured copies", async () => {
+    const d = fake("shm-captured");
+    const w = watch(d, { release: true });
+    await until(() => w.stats.length === 1, "the first scan");
+    assert.ok(w.records.length > 0 && w.records.every((r) => r.kind === "finding"));
+    assert.ok(!d.calls.some((c) => c.startsWith("umount")));
+    await w.stop();
+  });
+
+  it("--release: a failed order is logged with why, and not tried again while the finding lasts", async () => {
+    const d = fake("shm-leaked-host");
+    const ns = holderNamespace("shm-leaked-host");
+    for (const id of d.mountIds(ns))
+      d.umountFailures.set(id, {
+        stage: "umount",
+        errno: "EINVAL",
+        message: "Invalid argument",
+        locked: true,
+      });
+    const w = watch(d, { release: true });
+    await until(() => w.records.some((r) => r.kind === "release"), "the release");
+    const action = w.records.find((r) => r.kind === "release");
+    assert.ok(action?.kind === "release" && action.action.result === "failed");
+    assert.match(action.action.message ?? "", /locked mount/);
+    d.emit("container", "stop", d.containerIds()[0]!);
+    await until(() => w.stats.length === 2, "the next scan");
+    assert.equal(d.calls.filter((c) => c.startsWith("umount")).length, 1);
+    assert.deepEqual(w.stats.at(-1)?.releases, { done: 0, failed: 1 });
+    await w.stop();
+  });
 });
