@@ -29,6 +29,7 @@ export const BINARY = "docker leak";
 export const FLAG_VALUES: Readonly<Record<string, { value: string; default?: string }>> = {
   format: { value: "string", default: '"table"' },
   interval: { value: "duration" },
+  "metrics-file": { value: "string" },
   progress: { value: "string", default: '"auto"' },
   timeout: { value: "duration", default: "2m0s" },
 };

@@ -1,10 +1,26 @@
 import { Command, Option } from "clipanion";
 import { runWatch, type WatchSink } from "../../core/watch.js";
 import { UsageError } from "../../errors.js";
+import type { WatchStats } from "../../model/watch.js";
+import { escapeForTerminal } from "../../render/escape.js";
+import { renderWatchMetrics } from "../../render/metrics.js";
 import { renderWatchJson, renderWatchLine, renderWatchStatus } from "../../render/watch.js";
 import type { LeakContext } from "../context.js";
 import { coreDeps } from "../core-deps.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
+import { writeFileAtomically } from "../metrics-file.js";
+
+const NO_SCAN_YET: WatchStats = {
+  scans: { ok: 0, failed: 0 },
+  scanSecondsTotal: 0,
+  lastScanSeconds: 0,
+  lastSuccess: null,
+  releases: { done: 0, failed: 0 },
+  daemonReachable: false,
+  findings: [],
+  helperRuns: 0,
+  events: 0,
+};
 
 export class WatchCommand extends Command<LeakContext> {
   static override paths = [["watch"]];
@@ -16,6 +32,8 @@ export class WatchCommand extends Command<LeakContext> {
       --format json prints one JSON object per line: {"time","event", and one of "finding", "released", "release", "error"}.
 
       --release releases leaked copies of stopped or removed containers and of unused volumes at once, with the unmount orders \`docker leak rm --force-unmount\` uses; running containers and their captured copies are never touched. --dry-run shows what --release would do.
+
+      --metrics-file PATH rewrites PATH (atomically: a temporary file renamed into place) after every scan, in Prometheus' text format for node_exporter's textfile collector: findings by severity and resource kind, releases done and failed, scans and their duration, the last successful scan's time, whether the daemon is reachable.
 
       Runs until interrupted: exit status 130 after SIGINT, 143 after SIGTERM; no helper container is left.
     `,
@@ -35,6 +53,9 @@ export class WatchCommand extends Command<LeakContext> {
     description: "Release leaked copies of stopped containers and unused volumes at once",
   });
   dryRun = Option.Boolean("--dry-run", false, { description: "With --release: show what would be released" });
+  metricsFile = Option.String("--metrics-file", {
+    description: "Write Prometheus metrics to this file after every scan",
+  });
   timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
     description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
   });
@@ -49,9 +70,30 @@ export class WatchCommand extends Command<LeakContext> {
     const ctx = this.context;
     const { deps } = coreDeps(ctx, timeoutMs, "quiet");
     const json = this.format === "json";
+    const metricsFile = this.metricsFile;
+    if (metricsFile !== undefined) {
+      if (metricsFile === "") throw new UsageError("--metrics-file needs a path");
+      // Written once now, so that a path that cannot be written fails here, before anything runs.
+      writeFileAtomically(metricsFile, renderWatchMetrics(NO_SCAN_YET));
+    }
+    let metricsFailing = false;
     const sink: WatchSink = {
       record: (r) => ctx.stdout.write(json ? renderWatchJson(r) : renderWatchLine(r, { color: ctx.color })),
       status: (s) => ctx.stderr.write(renderWatchStatus(s, new Date())),
+      scanned: (stats) => {
+        if (metricsFile === undefined) return;
+        try {
+          writeFileAtomically(metricsFile, renderWatchMetrics(stats));
+          metricsFailing = false;
+        } catch (err) {
+          // Said once per failing spell, not after every scan.
+          if (!metricsFailing)
+            ctx.stderr.write(
+              `docker leak: cannot write ${escapeForTerminal(metricsFile)}: ${escapeForTerminal((err as Error).message)}\n`,
+            );
+          metricsFailing = true;
+        }
+      },
     };
     await runWatch(deps, { intervalMs, release: this.release, dryRun: this.dryRun }, sink);
     // It ends only when interrupted: 128 + the signal's number, like a shell.
