@@ -4,6 +4,7 @@
  */
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { LeakError } from "../errors.js";
 
 export function writeFileAtomically(path: string, text: string): void {
   // A dot name without .prom: the collector ignores it while it is being written.
@@ -13,6 +14,13 @@ export function writeFileAtomically(path: string, text: string): void {
     renameSync(temp, path);
   } catch (err) {
     rmSync(temp, { force: true });
-    throw err;
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === "ENOENT"
+        ? "its directory does not exist"
+        : e.code === "EACCES"
+          ? "permission denied"
+          : e.message;
+    throw new LeakError(`cannot write the metrics file ${path}: ${why}`);
   }
 }

@@ -88,9 +88,7 @@ export class WatchCommand extends Command<LeakContext> {
         } catch (err) {
           // Said once per failing spell, not after every scan.
           if (!metricsFailing)
-            ctx.stderr.write(
-              `docker leak: cannot write ${escapeForTerminal(metricsFile)}: ${escapeForTerminal((err as Error).message)}\n`,
-            );
+            ctx.stderr.write(`docker leak: ${escapeForTerminal((err as Error).message)}\n`);
           metricsFailing = true;
         }
       },
