@@ -75,6 +75,16 @@ kill_orphans() {
   done
 }
 
+# Closes every descriptor above 2 of this shell (for what it starts next; bash's own are dups it
+# reopens as needed).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] 2>/dev/null && [ "$fd" != 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 start() {
   need_root start
   install_packages
@@ -96,6 +106,10 @@ start() {
     say "starting a private dockerd at $HOST (log: $LOG)"
     local ns=(--net)
     [ "${DOCKER_LEAK_TEST_MOUNTNS:-}" = private ] && ns+=(--mount --propagation private)
+    # Without our descriptors beyond stdio: started as `flock /tmp/dlt-daemon.lock test-daemon.sh
+    # start`, dockerd and its containerd would inherit the lock's descriptor and hold the lock for
+    # as long as they live, so that nobody else could ever take it.
+    close_inherited_fds
     setsid unshare "${ns[@]}" sh -c 'ip link set lo up 2>/dev/null; exec "$@"' sh dockerd \
       --data-root "$DATA_ROOT" \
       --exec-root "$EXEC_ROOT" \

@@ -233,7 +233,11 @@ export class DockerodeClient implements DockerClient {
   async events(filters: Record<string, string[]>): Promise<EventStream> {
     const controller = new AbortController();
     const stream = (await this.call("events", () =>
-      this.docker.getEvents({ filters: JSON.stringify(filters), abortSignal: controller.signal } as object),
+      // _query: the query string alone (the signal is not a parameter to send).
+      this.docker.getEvents({
+        _query: { filters: JSON.stringify(filters) },
+        abortSignal: controller.signal,
+      } as object),
     )) as Readable;
     const close = () => {
       controller.abort();
