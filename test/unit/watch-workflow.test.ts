@@ -179,7 +179,11 @@ describe("watch", () => {
     const d = fake("shm-leaked-host");
     const w = watch(d, { debounceMs: 50, maxDelayMs: 400 });
     await until(() => w.stats.length === 1, "the first scan");
-    for (let i = 0; i < 200; i++) d.emit("container", "stop", `${i}`.padStart(64, "a"), { name: `c${i}` });
+    // 200 stops arriving over a while (10 every 5 ms), as a `docker stop` of many does.
+    for (let i = 0; i < 200; i++) {
+      d.emit("container", "stop", `${i}`.padStart(64, "a"), { name: `c${i}` });
+      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 5));
+    }
     await until(() => !w.stats.at(-1) || w.stats.length >= 2, "the burst's scan");
     await new Promise((r) => setTimeout(r, 300));
     assert.ok(scans(d) <= 3, `${scans(d)} scans for 200 stops`);
