@@ -301,4 +301,19 @@ describe("watch", () => {
     assert.deepEqual(w.stats.at(-1)?.releases, { done: 0, failed: 1 });
     await w.stop();
   });
+
+  it("--release releases an unused volume's leaked copy too, and never a stale mount of the daemon's own", async () => {
+    for (const fixture of ["volume-leaked", "volume-stale"]) {
+      const d = fake(fixture);
+      const w = watch(d, { release: true });
+      await until(() => w.stats.length === 1, `${fixture}: the first scan`);
+      const findings = w.records.filter((r) => r.kind === "finding");
+      const releases = w.records.filter((r) => r.kind === "release");
+      const leaked = findings.filter((r) => r.kind === "finding" && r.finding.severity === "leaked");
+      assert.ok(findings.length > 0, fixture);
+      assert.equal(releases.length, leaked.length, `${fixture}: one release per leaked copy, none else`);
+      for (const r of releases) assert.ok(r.kind === "release" && r.finding.target.kind === "volume");
+      await w.stop();
+    }
+  });
 });
