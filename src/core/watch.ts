@@ -145,14 +145,9 @@ class Watcher {
     return this.deps.now?.() ?? new Date();
   }
 
-  private cause(type: string, action: string): WatchCause {
-    return {
-      type: "watch",
-      action: `${type}${action ? ` ${action}` : ""}`.trim(),
-      id: null,
-      name: null,
-      time: this.now(),
-    };
+  /** A scan the watch itself asks for: at the start, after reconnecting, every --interval. */
+  private ownCause(action: "start" | "reconnect" | "interval"): WatchCause {
+    return { type: "watch", action, id: null, name: null, time: this.now() };
   }
 
   async run(): Promise<void> {
@@ -189,7 +184,7 @@ class Watcher {
         }
         this.stats.daemonReachable = true;
         this.sink.status?.({ kind: "connected", again: connectedBefore });
-        this.requestFull(this.cause(connectedBefore ? "reconnect" : "start", ""));
+        this.requestFull(this.ownCause(connectedBefore ? "reconnect" : "start"));
         connectedBefore = true;
         wait = this.backoff.first;
         for await (const e of this.stream) this.onEvent(e);
@@ -235,7 +230,7 @@ class Watcher {
     while (!this.stop.aborted) {
       const t = Date.now();
       if (t >= this.intervalDue) {
-        this.requestFull(this.cause("interval", ""));
+        this.requestFull(this.ownCause("interval"));
         this.intervalDue = Number.POSITIVE_INFINITY;
         continue;
       }
