@@ -81,7 +81,8 @@ async function run(): Promise<void> {
     process.exitCode = 1;
   }
   // Interrupted: the work has cleaned up (its helper containers are gone) and reported.
-  if (interrupts.interrupted) process.exitCode = 130;
+  // (`watch` ends by design on a signal and says which: 143 after SIGTERM.)
+  if (interrupts.interrupted && process.exitCode !== 143) process.exitCode = 130;
   // Done: exit once stdout is flushed, rather than waiting for idle keep-alive connections
   // (e.g. `docker system dial-stdio` children) to be closed.
   process.stdout.write("", () => process.exit());

@@ -32,4 +32,6 @@ export interface Interrupts {
   readonly signal: AbortSignal;
   /** Whether a signal arrived: the work's own failures after that are its consequence, not news. */
   readonly interrupted: boolean;
+  /** The signal that interrupted, once one did (watch exits 143 after SIGTERM). */
+  readonly by?: NodeJS.Signals | null;
 }

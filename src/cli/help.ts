@@ -33,6 +33,8 @@ export const FLAG_VALUES: Readonly<
   Record<string, { value: string; default?: string; choices?: readonly string[] }>
 > = {
   format: { value: "string", default: '"table"', choices: ["table", "json"] },
+  interval: { value: "duration" },
+  "metrics-file": { value: "string" },
   progress: { value: "string", default: '"auto"', choices: ["auto", "plain", "tty", "quiet"] },
   timeout: { value: "duration", default: "2m0s" },
 };

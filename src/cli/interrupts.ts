@@ -27,5 +27,8 @@ export function installInterrupts(
     get interrupted() {
       return interrupted !== null;
     },
+    get by() {
+      return interrupted;
+    },
   };
 }

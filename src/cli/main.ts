@@ -19,6 +19,7 @@ import { RmCommand } from "./commands/rm.js";
 import { ScanCommand } from "./commands/scan.js";
 import { VersionCommand } from "./commands/version.js";
 import { VolumeRmCommand } from "./commands/volume-rm.js";
+import { WatchCommand } from "./commands/watch.js";
 import { type CompletionSpec, completionSpec } from "./completion.js";
 import { answerCompletion, type DaemonNames, NAMES_TIMEOUT_MS } from "./completion-run.js";
 import type { Interrupts, LeakContext } from "./context.js";
@@ -73,6 +74,7 @@ export function buildCli(colors: boolean): Cli<LeakContext> {
     ScanCommand,
     RmCommand,
     VolumeRmCommand,
+    WatchCommand,
     VersionCommand,
     InstallCommand,
     UninstallCommand,

@@ -86,6 +86,26 @@ export interface AttachedStreams {
   ended: Promise<void>;
 }
 
+/** One record of the daemon's event stream (GET /events), as docker events shows it. */
+export interface DaemonEvent {
+  /** "container", "volume", "daemon", … */
+  type: string;
+  /** "die", "stop", "destroy", "unmount", "reload", … */
+  action: string;
+  /** Actor.ID: a container's full ID, a volume's name, the daemon's ID */
+  id: string;
+  /** Actor.Attributes: for containers their labels and `name`, for volumes `driver` … */
+  attributes: Record<string, string>;
+  /** When the daemon says it happened (ms since the epoch) */
+  timeMs: number;
+}
+
+/** The daemon's event stream from now on; ends (or throws) when the connection breaks. */
+export interface EventStream extends AsyncIterable<DaemonEvent> {
+  /** Ends the stream (idempotent). */
+  close(): void;
+}
+
 export interface DockerClient {
   readonly endpoint: Endpoint;
   version(): Promise<DaemonVersion>;
@@ -112,4 +132,9 @@ export interface DockerClient {
   restartContainer(id: string, timeoutSeconds?: number): Promise<void>;
   removeContainer(id: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;
   removeVolume(name: string): Promise<void>;
+  /**
+   * Subscribes to the daemon's events matching `filters` (as `docker events --filter`);
+   * resolves once the daemon answered, fails like any call when it cannot be reached.
+   */
+  events(filters: Record<string, string[]>): Promise<EventStream>;
 }

@@ -2,14 +2,17 @@
 import { PassThrough, type Readable } from "node:stream";
 import Docker from "dockerode";
 import { DaemonError, LeakError } from "../errors.js";
+import { splitLines } from "../helper/protocol.js";
 import type { ContainerInfo, DaemonFacts, VolumeInfo } from "../model/inventory.js";
 import {
   ApiError,
   type AttachedStreams,
   type ContainerSpec,
   type ContainerSummary,
+  type DaemonEvent,
   type DaemonVersion,
   type DockerClient,
+  type EventStream,
   type ImageDetails,
   type ImageSummary,
 } from "./client.js";
@@ -226,6 +229,51 @@ export class DockerodeClient implements DockerClient {
   async removeVolume(name: string): Promise<void> {
     await this.call(`remove volume ${name}`, () => this.docker.getVolume(name).remove());
   }
+
+  async events(filters: Record<string, string[]>): Promise<EventStream> {
+    const controller = new AbortController();
+    const stream = (await this.call("events", () =>
+      // _query: the query string alone (the signal is not a parameter to send).
+      this.docker.getEvents({
+        _query: { filters: JSON.stringify(filters) },
+        abortSignal: controller.signal,
+      } as object),
+    )) as Readable;
+    const close = () => {
+      controller.abort();
+      stream.destroy();
+    };
+    async function* records(): AsyncGenerator<DaemonEvent> {
+      try {
+        // An event is one JSON object per line; 1 MiB is far above any the daemon writes.
+        for await (const { line } of splitLines(stream, 1024 * 1024)) {
+          if (line.trim()) yield mapEvent(JSON.parse(line) as Json);
+        }
+      } catch (err) {
+        if (controller.signal.aborted) return; // closed by us
+        throw err;
+      } finally {
+        close();
+      }
+    }
+    const it = records();
+    return { close, [Symbol.asyncIterator]: () => it };
+  }
+}
+
+/** One /events record (API 1.22+: Type, Action, Actor; time and timeNano). */
+export function mapEvent(e: Json): DaemonEvent {
+  const actor = (e.Actor ?? {}) as Json;
+  const attributes: Record<string, string> = {};
+  for (const [k, v] of Object.entries((actor.Attributes ?? {}) as Json)) attributes[k] = String(v);
+  const nano = Number(e.timeNano);
+  return {
+    type: String(e.Type ?? e.type ?? ""),
+    action: String(e.Action ?? e.status ?? ""),
+    id: String(actor.ID ?? e.id ?? ""),
+    attributes,
+    timeMs: Number.isFinite(nano) && nano > 0 ? Math.floor(nano / 1e6) : Number(e.time ?? 0) * 1000,
+  };
 }
 
 const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);

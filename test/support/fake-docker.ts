@@ -11,8 +11,10 @@ import {
   ApiError,
   type ContainerSpec,
   type ContainerSummary,
+  type DaemonEvent,
   type DaemonVersion,
   type DockerClient,
+  type EventStream,
   type ImageDetails,
   type ImageSummary,
 } from "../../src/docker/client.js";
@@ -67,6 +69,12 @@ export class FakeDocker implements DockerClient {
   >();
   private next = 0;
   private records: HelperRecord[];
+  /** Open event streams: emit() feeds them, breakEvents() ends them as a daemon restart would. */
+  private readonly subscribers = new Set<{ push: (e: DaemonEvent | Error | null) => void }>();
+  /** Subscriptions refused (the daemon unreachable), before one succeeds. */
+  refuseEvents = 0;
+  /** Scans answered with a failing helper (exit 1), before they work again. */
+  failScans = 0;
 
   constructor(
     private readonly daemon: DaemonFacts,
@@ -207,6 +215,16 @@ export class FakeDocker implements DockerClient {
   async startContainer(id: string): Promise<void> {
     const h = this.helper(id);
     const [verb, ...args] = h.spec.Cmd;
+    if (verb === "scan" && this.failScans > 0) {
+      this.failScans--;
+      setImmediate(() => {
+        h.out.end();
+        h.err.end("docker-leak-helper: scan failed on purpose\n");
+        this.helpers.delete(id);
+        h.done(1);
+      });
+      return;
+    }
     const text = verb === "scan" ? this.scanOutput() : verb === "umount" ? this.umountOutput(args) : "";
     // Asynchronously, as a container's output arrives after its start returns.
     setImmediate(() => {
@@ -249,6 +267,69 @@ export class FakeDocker implements DockerClient {
     if (scripted) throw scripted;
     this.volumeList = this.volumeList.filter((v) => v.name !== name);
     this.detach(name);
+  }
+
+  async events(filters: Record<string, string[]>): Promise<EventStream> {
+    this.calls.push("events");
+    if (this.refuseEvents > 0) {
+      this.refuseEvents--;
+      throw new Error("Cannot connect to the Docker daemon at unix:///fake/docker.sock");
+    }
+    const queue: (DaemonEvent | Error | null)[] = [];
+    let wake: (() => void) | null = null;
+    const sub = {
+      push: (e: DaemonEvent | Error | null) => {
+        queue.push(e);
+        wake?.();
+      },
+    };
+    this.subscribers.add(sub);
+    const types = filters.type ?? [];
+    const actions = filters.event ?? [];
+    const subscribers = this.subscribers;
+    async function* stream(): AsyncGenerator<DaemonEvent> {
+      try {
+        for (;;) {
+          const e = queue.shift();
+          if (e === undefined) {
+            await new Promise<void>((r) => {
+              wake = r;
+            });
+            wake = null;
+            continue;
+          }
+          if (e === null) return;
+          if (e instanceof Error) throw e;
+          if ((!types.length || types.includes(e.type)) && (!actions.length || actions.includes(e.action)))
+            yield e;
+        }
+      } finally {
+        subscribers.delete(sub);
+      }
+    }
+    const it = stream();
+    return { close: () => sub.push(null), [Symbol.asyncIterator]: () => it };
+  }
+
+  /** An event on every open stream. */
+  emit(type: string, action: string, id: string, attributes: Record<string, string> = {}): void {
+    const e: DaemonEvent = { type, action, id, attributes, timeMs: Date.now() };
+    for (const s of this.subscribers) s.push(e);
+  }
+
+  /** Ends every open stream (with an error, as a broken connection does). */
+  breakEvents(): void {
+    for (const s of this.subscribers) s.push(new Error("socket hang up"));
+  }
+
+  get eventSubscribers(): number {
+    return this.subscribers.size;
+  }
+
+  /** A container stops: its status changes, as the daemon's inspect would say. */
+  setStatus(id: string, status: ContainerInfo["status"]): void {
+    const c = this.containerList.find((x) => x.id === id);
+    if (c) Object.assign(c, { status, ...(status === "running" ? {} : { pid: 0 }) });
   }
 
   private detach(target: string): void {
