@@ -95,6 +95,7 @@ describe("subcommands, flags and values (no daemon)", () => {
       "uninstall",
       "version",
       "volume",
+      "watch",
       ":4",
     ]);
     assert.ok(lines(text).includes("scan\tFind leaked mounts of containers and volumes, and who holds them"));
