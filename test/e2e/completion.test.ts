@@ -112,6 +112,7 @@ describe("shell completion through the docker CLI", () => {
       "uninstall",
       "version",
       "volume",
+      "watch",
     ]);
   });
 
