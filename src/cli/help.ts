@@ -27,7 +27,9 @@ export const BINARY = "docker leak";
 
 /** Value names and defaults of the flags that take a value, as pflag would print them. */
 export const FLAG_VALUES: Readonly<Record<string, { value: string; default?: string }>> = {
+  context: { value: "stringArray" },
   format: { value: "string", default: '"table"' },
+  parallel: { value: "int", default: "8" },
   progress: { value: "string", default: '"auto"' },
   timeout: { value: "duration", default: "2m0s" },
 };

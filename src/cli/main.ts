@@ -20,6 +20,7 @@ import { ScanCommand } from "./commands/scan.js";
 import { VersionCommand } from "./commands/version.js";
 import { VolumeRmCommand } from "./commands/volume-rm.js";
 import type { Interrupts, LeakContext } from "./context.js";
+import { refuseFleetFlags } from "./fleet.js";
 import { splitArgv } from "./global-flags.js";
 import {
   checkArguments,
@@ -126,6 +127,12 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
   if (wantsHelp || node === null || node.kind === "group") {
     stdout.write(helpText(tree, node, helpWidth(io)));
     return ExitCode.Ok;
+  }
+  try {
+    refuseFleetFlags(node.words, args.slice(used));
+  } catch (err) {
+    stderr.write(`${describeError(err, false, `docker leak ${node.words.join(" ")}`)}\n`);
+    return ExitCode.Usage;
   }
   const problem = checkArguments(node, args.slice(used));
   if (problem !== null) {

@@ -135,6 +135,8 @@ export class DialStdioAgent extends Agent {
   }
 
   override destroy(): void {
+    this.spare?.destroy();
+    this.spare = undefined;
     this.streams.destroy();
     super.destroy();
   }

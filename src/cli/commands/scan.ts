@@ -15,6 +15,7 @@ import {
 import type { LeakContext } from "../context.js";
 import { coreDeps } from "../core-deps.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
+import { runFleetScanCommand, wantsFleet } from "../fleet.js";
 import { parseProgressMode } from "../progress.js";
 
 export class ScanCommand extends Command<LeakContext> {
@@ -26,12 +27,15 @@ export class ScanCommand extends Command<LeakContext> {
 
       Severities: \`leaked\` (the owner is stopped or gone and a copy is still held), \`captured\` (the owner runs; the copy will leak when it stops), \`stale\` (the daemon's own namespace still holds it), \`pinned\` (with --deep: a detached filesystem kept alive by open files).
 
-      Exit status: 0 when nothing is leaked (captured-only results exit 0), 3 when leaks were found, 1 on error.
+      With --context (repeatable, or a comma list) or --all-contexts, the daemons of those contexts are scanned at the same time (--parallel), each by a helper on its own daemon; the table gets a CONTEXT column, -q prints context/ID, and a daemon that cannot be scanned is reported while the others go on.
+
+      Exit status: 0 when nothing is leaked (captured-only results exit 0), 3 when leaks were found (on any daemon), 1 on error (or when a daemon could not be scanned and none had leaks).
     `,
     examples: [
       ["Scan every container and volume", "docker leak scan"],
       ["Scan one container, as JSON", "docker leak scan --format json web"],
       ["IDs of affected containers and volumes", "docker leak scan -q"],
+      ["Scan two daemons at once", "docker leak scan --context prod-1,prod-2"],
     ],
   });
 
@@ -49,6 +53,11 @@ export class ScanCommand extends Command<LeakContext> {
   progress = Option.String("--progress", "auto", {
     description: "Set type of progress output (auto, plain, tty, quiet)",
   });
+  contexts = Option.Array("--context", [], {
+    description: "Scan the daemon of this context (repeatable, or a comma list); several at once",
+  });
+  allContexts = Option.Boolean("--all-contexts", false, { description: "Scan the daemons of every context" });
+  parallel = Option.String("--parallel", "8", { description: "Daemons scanned at the same time" });
   targets = Option.Rest({ name: "CONTAINER|VOLUME" });
 
   override async execute(): Promise<number> {
@@ -58,6 +67,12 @@ export class ScanCommand extends Command<LeakContext> {
     if (this.quiet && this.format === "json")
       throw new UsageError("--quiet and --format json cannot be combined");
     const timeoutMs = parseDuration(this.timeout, "--timeout");
+    if (wantsFleet(this.contexts, this.allContexts)) {
+      const scan = { targets: this.targets, deep: this.deep };
+      const progress = parseProgressMode(this.progress);
+      const flags = { ...this, format: this.format as "table" | "json", timeoutMs, progress };
+      return runFleetScanCommand(this.context, flags, scan, (report) => this.render(report));
+    }
     const { deps, progress } = coreDeps(this.context, timeoutMs, parseProgressMode(this.progress));
     let code = 0;
     try {
