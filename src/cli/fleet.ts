@@ -8,9 +8,16 @@ import type { CoreDeps } from "../core/deps.js";
 import { type FleetMember, runFleetScan } from "../core/fleet.js";
 import type { ScanOptions } from "../core/scan.js";
 import { DockerodeClient } from "../docker/dockerode-client.js";
-import { configDirOf, listContextNames, localFiles, resolveEndpoint } from "../docker/endpoint.js";
-import { UsageError } from "../errors.js";
+import {
+  configDirOf,
+  type Endpoint,
+  listContextNames,
+  localFiles,
+  resolveEndpoint,
+} from "../docker/endpoint.js";
+import { LeakError, UsageError } from "../errors.js";
 import type { ScanReport } from "../model/findings.js";
+import { checkNodeHostTemplate, routeNodes } from "../model/swarm.js";
 import { describeError } from "../render/error.js";
 import { escapeForTerminal } from "../render/escape.js";
 import {
@@ -28,6 +35,8 @@ import type { ProgressMode } from "./progress.js";
 export interface FleetScanFlags {
   contexts: readonly string[];
   allContexts: boolean;
+  swarm: boolean;
+  nodeHost: string | undefined;
   parallel: string;
   format: "table" | "json";
   quiet: boolean;
@@ -37,8 +46,12 @@ export interface FleetScanFlags {
 }
 
 /** Whether the flags ask for a scan of many daemons (else the one the globals select). */
-export function wantsFleet(contexts: readonly string[] | undefined, allContexts: boolean): boolean {
-  return allContexts || (contexts?.length ?? 0) > 0;
+export function wantsFleet(
+  contexts: readonly string[] | undefined,
+  allContexts: boolean,
+  swarm = false,
+): boolean {
+  return allContexts || swarm || (contexts?.length ?? 0) > 0;
 }
 
 /** `--context a,b --context c` → a, b, c (each once, in order). */
@@ -82,30 +95,71 @@ export async function runFleetScanCommand(
   const parallel = parseParallel(flags.parallel);
   const globals = ctx.globals;
   const configDir = configDirOf(globals, ctx.env);
-  const names = flags.allContexts ? listContextNames(configDir) : contextNames(flags.contexts);
-  if (flags.allContexts && flags.contexts.length)
-    throw new UsageError("--context and --all-contexts cannot be combined");
-  // Every name is checked before anything runs: an unknown context is the user's mistake.
-  const members: FleetMember[] = names.map((name) => {
+  const chosen = [flags.allContexts, flags.swarm, flags.contexts.length > 0].filter(Boolean).length;
+  if (chosen > 1) throw new UsageError("--context, --all-contexts and --swarm cannot be combined");
+  if (flags.nodeHost !== undefined && !flags.swarm) throw new UsageError("--node-host needs --swarm");
+  if (flags.nodeHost !== undefined) {
+    try {
+      checkNodeHostTemplate(flags.nodeHost);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const deps = (endpoint: Endpoint, rawGlobals: string[]) => (): CoreDeps => ({
+    docker: new DockerodeClient(endpoint, { rawGlobals, env: ctx.env }),
+    helperDir: () => ctx.helperDir,
+    version: ctx.pluginVersion,
+    signal: ctx.interrupts.signal,
+    timeoutMs: flags.timeoutMs,
+    now: () => new Date(),
+  });
+  const config = globals.config ? ["--config", globals.config] : [];
+  const ofContext = (name: string): FleetMember => {
+    // Checked before anything runs: an unknown context is the user's mistake.
     const endpoint = resolveEndpoint({
       globals: { ...globals, host: undefined, context: name },
       env: ctx.env,
       files: localFiles,
     });
-    const rawGlobals = [...(globals.config ? ["--config", globals.config] : []), "--context", name];
     return {
       context: name,
       endpoint: endpoint.host,
-      connect: (): CoreDeps => ({
-        docker: new DockerodeClient(endpoint, { rawGlobals, env: ctx.env }),
-        helperDir: () => ctx.helperDir,
-        version: ctx.pluginVersion,
-        signal: ctx.interrupts.signal,
-        timeoutMs: flags.timeoutMs,
-        now: () => new Date(),
-      }),
+      connect: deps(endpoint, [...config, "--context", name]),
     };
-  });
+  };
+  let members: FleetMember[];
+  if (flags.swarm) {
+    const manager = ctx.docker();
+    if (!manager.swarmNodes) throw new UsageError("--swarm: this daemon client cannot list Swarm nodes");
+    const nodes = await manager.swarmNodes();
+    const routes = routeNodes(nodes, new Set(listContextNames(configDir)), flags.nodeHost);
+    members = routes.map((route) => {
+      if ("context" in route) return ofContext(route.context);
+      if ("host" in route) {
+        const endpoint = resolveEndpoint({
+          globals: { ...globals, context: undefined, host: [route.host] },
+          env: ctx.env,
+          files: localFiles,
+        });
+        return {
+          context: route.node.hostname,
+          endpoint: endpoint.host,
+          connect: deps(endpoint, [...config, "-H", route.host]),
+        };
+      }
+      return {
+        context: route.node.hostname,
+        endpoint: route.node.addr,
+        connect: () => {
+          throw new LeakError(route.problem);
+        },
+      };
+    });
+  } else {
+    const names = flags.allContexts ? listContextNames(configDir) : contextNames(flags.contexts);
+    members = names.map(ofContext);
+  }
+  const names = members.map((m) => m.context);
   const progress = fleetProgress(flags.progress, ctx.stderr, ctx.stderrIsTTY, names);
   let results: Awaited<ReturnType<typeof runFleetScan>>;
   try {

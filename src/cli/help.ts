@@ -29,6 +29,7 @@ export const BINARY = "docker leak";
 export const FLAG_VALUES: Readonly<Record<string, { value: string; default?: string }>> = {
   context: { value: "stringArray" },
   format: { value: "string", default: '"table"' },
+  "node-host": { value: "string" },
   parallel: { value: "int", default: "8" },
   progress: { value: "string", default: '"auto"' },
   timeout: { value: "duration", default: "2m0s" },

@@ -12,6 +12,7 @@ import {
   type DockerClient,
   type ImageDetails,
   type ImageSummary,
+  type SwarmNode,
 } from "./client.js";
 import { type ConnectOptions, dockerodeOptions, usesDialStdio } from "./connect.js";
 import { StreamDemuxer } from "./demux.js";
@@ -119,6 +120,23 @@ export class DockerodeClient implements DockerClient {
         });
     const inspected = await mapLimited(ids, INSPECTS_IN_FLIGHT, inspect);
     return inspected.filter((c): c is ContainerInfo => c !== undefined);
+  }
+
+  async swarmNodes(): Promise<SwarmNode[]> {
+    const nodes = (await this.call("list swarm nodes", () => this.docker.listNodes())) as Json[];
+    return nodes.map((n) => {
+      const description = (n.Description ?? {}) as Json;
+      const status = (n.Status ?? {}) as Json;
+      const spec = (n.Spec ?? {}) as Json;
+      return {
+        id: String(n.ID ?? ""),
+        hostname: String(description.Hostname ?? ""),
+        addr: String(status.Addr ?? ""),
+        state: String(status.State ?? "unknown"),
+        role: String(spec.Role ?? ""),
+        availability: String(spec.Availability ?? ""),
+      };
+    });
   }
 
   async volumes(): Promise<VolumeInfo[]> {

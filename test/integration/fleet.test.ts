@@ -212,6 +212,33 @@ describe("scan of many daemons (contexts)", { concurrency: false }, () => {
     );
   });
 
+  it("--swarm on a single-node Swarm: each ready node through its context or --node-host", () => {
+    const b = DAEMONS[1]!;
+    dockerOk(["swarm", "init", "--advertise-addr", "127.0.0.1"], { DOCKER_HOST: b.host });
+    try {
+      const hostname = dockerOk(["node", "ls", "--format", "{{.Hostname}}"], { DOCKER_HOST: b.host });
+      const swarm = (args: string[]) =>
+        spawnSync(process.execPath, [BUNDLE, "-H", b.host, "leak", "scan", "--swarm", ...args], {
+          encoding: "utf8",
+          env,
+        });
+      const unreachable = swarm([]);
+      assert.equal(unreachable.status, 1, unreachable.stderr);
+      assert.ok(
+        unreachable.stderr.includes(`no context named "${hostname}" and no --node-host`),
+        unreachable.stderr,
+      );
+      const r = swarm(["--node-host", `unix:///run/dlt-fleet-test-b/docker.sock`, "--format", "json"]);
+      assert.equal(r.status, 3, r.stderr);
+      const doc = JSON.parse(r.stdout);
+      assert.equal(doc.daemon.rootDir, b.root);
+      assert.ok(doc.findings.some((f: { target: { id?: string } }) => f.target.id === ids.get(b.context)));
+      assert.equal(helpersOn(b), "");
+    } finally {
+      docker(["swarm", "leave", "--force"], { DOCKER_HOST: b.host });
+    }
+  });
+
   it("rm refuses --all-contexts with a usage error and changes nothing", () => {
     const r = spawnSync(process.execPath, [BUNDLE, "leak", "rm", "--all-contexts", "x"], {
       encoding: "utf8",

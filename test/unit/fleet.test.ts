@@ -1,9 +1,10 @@
 /** The fleet's workflow (failures and interrupts) and its renderings, on recorded fixtures. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { makeChalk } from "../../src/cli/color.js";
-import { contextNames, parseParallel, refuseFleetFlags } from "../../src/cli/fleet.js";
+import { contextNames, fleetProgress, parseParallel, refuseFleetFlags } from "../../src/cli/fleet.js";
 import { type FleetMember, runFleetScan } from "../../src/core/fleet.js";
 import { listContextNames } from "../../src/docker/endpoint.js";
 import { DaemonError, InterruptedError, UsageError } from "../../src/errors.js";
@@ -162,5 +163,43 @@ describe("fleet flags", () => {
       exists: (p) => p in files,
     });
     assert.deepEqual(names, ["default", "alpha", "zeta"]);
+  });
+});
+
+describe("fleet progress", () => {
+  const capture = () => {
+    const stream = Object.assign(new PassThrough(), { columns: 40 });
+    let text = "";
+    stream.on("data", (c: Buffer) => {
+      text += c.toString();
+    });
+    return { stream, text: () => text };
+  };
+  it("on a terminal: one line per daemon, redrawn in place, escaped, cleared at the end", async () => {
+    const out = capture();
+    const p = fleetProgress("auto", out.stream, true, ["a", "b\x1b[2J"]);
+    p.update("a", "scanning");
+    await new Promise((r) => setTimeout(r, 80));
+    p.update("a", "done");
+    await new Promise((r) => setTimeout(r, 80));
+    p.done();
+    const text = out.text();
+    assert.match(text, /a: scanning\n/);
+    assert.match(text, /\x1b\[2A\r\x1b\[2Ka: done\n/, "moves up over both lines and redraws");
+    assert.ok(text.includes("b\\x1b[2J: waiting"), "a context name cannot drive the terminal");
+    assert.ok(text.endsWith("\x1b[2A\r\x1b[J"), "cleared before the results");
+  });
+  it("piped: nothing unless --progress plain, which writes each change once", () => {
+    const quiet = capture();
+    const q = fleetProgress("auto", quiet.stream, false, ["a"]);
+    q.update("a", "scanning");
+    q.done();
+    assert.equal(quiet.text(), "");
+    const plain = capture();
+    const p = fleetProgress("plain", plain.stream, false, ["a"]);
+    p.update("a", "scanning");
+    p.update("a", "scanning");
+    p.update("a", "failed");
+    assert.equal(plain.text(), "a: scanning\na: failed\n");
   });
 });

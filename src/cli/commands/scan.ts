@@ -58,6 +58,13 @@ export class ScanCommand extends Command<LeakContext> {
   });
   allContexts = Option.Boolean("--all-contexts", false, { description: "Scan the daemons of every context" });
   parallel = Option.String("--parallel", "8", { description: "Daemons scanned at the same time" });
+  swarm = Option.Boolean("--swarm", false, {
+    description: "Scan every node of the Swarm this daemon manages, each through its own daemon",
+  });
+  nodeHost = Option.String("--node-host", {
+    description:
+      "With --swarm: how to reach a node without a context of its name (e.g. ssh://root@{{.Hostname}})",
+  });
   targets = Option.Rest({ name: "CONTAINER|VOLUME" });
 
   override async execute(): Promise<number> {
@@ -67,7 +74,7 @@ export class ScanCommand extends Command<LeakContext> {
     if (this.quiet && this.format === "json")
       throw new UsageError("--quiet and --format json cannot be combined");
     const timeoutMs = parseDuration(this.timeout, "--timeout");
-    if (wantsFleet(this.contexts, this.allContexts)) {
+    if (wantsFleet(this.contexts, this.allContexts, this.swarm) || this.nodeHost !== undefined) {
       const scan = { targets: this.targets, deep: this.deep };
       const progress = parseProgressMode(this.progress);
       const flags = { ...this, format: this.format as "table" | "json", timeoutMs, progress };
