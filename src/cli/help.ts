@@ -32,9 +32,12 @@ export const BINARY = "docker leak";
 export const FLAG_VALUES: Readonly<
   Record<string, { value: string; default?: string; choices?: readonly string[] }>
 > = {
+  context: { value: "stringArray" },
   format: { value: "string", default: '"table"', choices: ["table", "json"] },
   interval: { value: "duration" },
   "metrics-file": { value: "string" },
+  "node-host": { value: "string" },
+  parallel: { value: "int", default: "8" },
   progress: { value: "string", default: '"auto"', choices: ["auto", "plain", "tty", "quiet"] },
   timeout: { value: "duration", default: "2m0s" },
 };

@@ -23,6 +23,7 @@ import { WatchCommand } from "./commands/watch.js";
 import { type CompletionSpec, completionSpec } from "./completion.js";
 import { answerCompletion, type DaemonNames, NAMES_TIMEOUT_MS } from "./completion-run.js";
 import type { Interrupts, LeakContext } from "./context.js";
+import { refuseFleetFlags } from "./fleet.js";
 import { type GlobalOptions, splitArgv } from "./global-flags.js";
 import {
   checkArguments,
@@ -161,6 +162,12 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
   if (wantsHelp || node === null || node.kind === "group") {
     stdout.write(helpText(tree, node, helpWidth(io)));
     return ExitCode.Ok;
+  }
+  try {
+    refuseFleetFlags(node.words, args.slice(used));
+  } catch (err) {
+    stderr.write(`${describeError(err, false, `docker leak ${node.words.join(" ")}`)}\n`);
+    return ExitCode.Usage;
   }
   const problem = checkArguments(node, args.slice(used));
   if (problem !== null) {

@@ -106,8 +106,22 @@ export interface EventStream extends AsyncIterable<DaemonEvent> {
   close(): void;
 }
 
+/** A node of a Swarm, as its manager lists it (`docker node ls`). */
+export interface SwarmNode {
+  id: string;
+  hostname: string;
+  /** The address the node is reached at by the manager (Status.Addr). */
+  addr: string;
+  /** ready, down, unknown, disconnected */
+  state: string;
+  role: string;
+  availability: string;
+}
+
 export interface DockerClient {
   readonly endpoint: Endpoint;
+  /** The nodes of the Swarm this daemon manages (GET /nodes); fails on a daemon that is not a manager. */
+  swarmNodes?(): Promise<SwarmNode[]>;
   version(): Promise<DaemonVersion>;
   info(): Promise<DaemonFacts>;
   /** Every container in every state, inspected. */

@@ -15,8 +15,9 @@ import {
   type EventStream,
   type ImageDetails,
   type ImageSummary,
+  type SwarmNode,
 } from "./client.js";
-import { type ConnectOptions, dockerodeOptions } from "./connect.js";
+import { type ConnectOptions, dockerodeOptions, usesDialStdio } from "./connect.js";
 import { StreamDemuxer } from "./demux.js";
 import type { Endpoint } from "./endpoint.js";
 import { mapContainer, mapInfo, mapVersion, mapVolume } from "./map-inspect.js";
@@ -53,12 +54,26 @@ export class DockerodeClient implements DockerClient {
   private readonly docker: Docker;
   private versionCache?: Promise<DaemonVersion>;
   private infoCache?: Promise<DaemonFacts>;
+  /**
+   * Over dial-stdio (few, costly connections; see DialStdioAgent) AutoRemove containers are
+   * created without it and removed by waitContainer: a wait for `removed` would otherwise hold a
+   * connection of its own for the whole run, beside the attach and the shared one.
+   */
+  private readonly removedByUs = new Set<string>();
+  private readonly attachEnded = new Map<string, Promise<void>>();
+  private readonly fewConnections: boolean;
 
   constructor(
     readonly endpoint: Endpoint,
     connect: ConnectOptions,
   ) {
     this.docker = new Docker(dockerodeOptions(endpoint, connect));
+    this.fewConnections = usesDialStdio(endpoint);
+  }
+
+  /** dial-stdio connections opened so far (0 for unix and tcp daemons). */
+  get dials(): number {
+    return (this.docker.modem as { agent?: { dials?: number } }).agent?.dials ?? 0;
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -108,6 +123,23 @@ export class DockerodeClient implements DockerClient {
         });
     const inspected = await mapLimited(ids, INSPECTS_IN_FLIGHT, inspect);
     return inspected.filter((c): c is ContainerInfo => c !== undefined);
+  }
+
+  async swarmNodes(): Promise<SwarmNode[]> {
+    const nodes = (await this.call("list swarm nodes", () => this.docker.listNodes())) as Json[];
+    return nodes.map((n) => {
+      const description = (n.Description ?? {}) as Json;
+      const status = (n.Status ?? {}) as Json;
+      const spec = (n.Spec ?? {}) as Json;
+      return {
+        id: String(n.ID ?? ""),
+        hostname: String(description.Hostname ?? ""),
+        addr: String(status.Addr ?? ""),
+        state: String(status.State ?? "unknown"),
+        role: String(spec.Role ?? ""),
+        availability: String(spec.Availability ?? ""),
+      };
+    });
   }
 
   async volumes(): Promise<VolumeInfo[]> {
@@ -161,9 +193,13 @@ export class DockerodeClient implements DockerClient {
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
+    const hostConfig = (spec.HostConfig ?? {}) as Record<string, unknown>;
+    const removeOurselves = this.fewConnections && hostConfig.AutoRemove === true;
+    const sent = removeOurselves ? { ...spec, HostConfig: { ...hostConfig, AutoRemove: false } } : spec;
     const c = await this.call("create container", () =>
-      this.docker.createContainer(spec as Docker.ContainerCreateOptions),
+      this.docker.createContainer(sent as Docker.ContainerCreateOptions),
     );
+    if (removeOurselves) this.removedByUs.add(c.id);
     return c.id;
   }
 
@@ -188,6 +224,7 @@ export class DockerodeClient implements DockerClient {
       stream.on("close", done);
       stream.on("error", done);
     });
+    if (this.fewConnections) this.attachEnded.set(id, ended);
     return { stdout, stderr, ended };
   }
 
@@ -196,6 +233,27 @@ export class DockerodeClient implements DockerClient {
   }
 
   async waitContainer(id: string, condition?: "next-exit" | "removed"): Promise<number> {
+    const ended = this.attachEnded.get(id);
+    if (condition === "removed" && ended && this.removedByUs.has(id)) {
+      // The attach ends when the container exits: then its status, on the shared connection.
+      await ended;
+      const code = await this.waitOnce(id, "not-running");
+      try {
+        await this.docker.getContainer(id).remove({ force: true });
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode;
+        if (status !== 404 && status !== 409)
+          throw classifyDaemonError(err, this.endpoint, `remove container ${id}`);
+      } finally {
+        this.removedByUs.delete(id);
+        this.attachEnded.delete(id);
+      }
+      return code;
+    }
+    return this.waitOnce(id, condition);
+  }
+
+  private async waitOnce(id: string, condition?: "next-exit" | "removed" | "not-running"): Promise<number> {
     const res = (await this.call("wait container", () =>
       this.docker.getContainer(id).wait(condition ? { condition } : {}),
     )) as {

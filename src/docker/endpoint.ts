@@ -5,7 +5,7 @@
  * reads, which go through `FileReader` so tests pass a table of files.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { LeakError, UsageError } from "../errors.js";
@@ -194,4 +194,27 @@ export function normalizeHost(host: string): string {
   if (/^(unix|tcp|ssh|npipe|fd|http|https):\/\//.test(h)) return h;
   if (/^[\w.-]+:\d+$/.test(h)) return `tcp://${h}`;
   throw new UsageError(`invalid host "${host}": use unix://, tcp:// or ssh://`);
+}
+
+/**
+ * The names of every context in the store, as `docker context ls` lists them: `default` first,
+ * then the store's, sorted. A context whose metadata cannot be read is left out.
+ */
+export function listContextNames(
+  configDir: string,
+  listDir: (dir: string) => string[] = (dir) => (existsSync(dir) ? readdirSync(dir) : []),
+  files: FileReader = localFiles,
+): string[] {
+  const names = new Set<string>();
+  const metaDir = join(configDir, "contexts", "meta");
+  for (const id of listDir(metaDir)) {
+    try {
+      const meta = readJson<ContextMeta>(files, join(metaDir, id, "meta.json"), "context metadata");
+      if (meta?.Name && contextDirName(meta.Name) === id) names.add(meta.Name);
+    } catch {
+      // unreadable: `docker context ls` would fail on it; here it is simply not a context
+    }
+  }
+  names.delete(DEFAULT_CONTEXT);
+  return [DEFAULT_CONTEXT, ...[...names].sort()];
 }

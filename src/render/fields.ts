@@ -39,6 +39,12 @@ export const SCAN_FIELDS: Schema = {
   },
 };
 
+/** A scan of many daemons (`--context A,B`, `--all-contexts`, `--swarm`): the context first. */
+export const FLEET_SCAN_FIELDS: Schema = {
+  name: "scan row",
+  fields: { Context: str, ...SCAN_FIELDS.fields },
+};
+
 export function scanRow(f: Finding, noTrunc: boolean): Row {
   const t = f.target;
   return {

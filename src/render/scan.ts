@@ -93,23 +93,30 @@ function pidsCell(pids: readonly number[], noTrunc: boolean): string {
   return `${pids.slice(0, 3).join(",")},…(+${pids.length - 3})`;
 }
 
+/** A first column for findings of many daemons (the fleet's CONTEXT). */
+export interface LeadColumn {
+  header: string;
+  value: (f: Finding) => string;
+}
+
 /**
  * The findings as a table. On a terminal (`width`) it fits: the mount point gives way first
  * (shortened in the middle), then the holder, the target and the cause, each to a comfortable
  * width; then NAMESPACE, STATE and PIDS are left out; then all are shortened to their minimum.
  * Elsewhere, and with --no-trunc, nothing is shortened.
  */
-export function renderScanTable(view: ScanView, opts: TableOptions): string {
+export function renderScanTable(view: ScanView, opts: TableOptions, lead?: LeadColumn): string {
   const { noTrunc, color } = opts;
   let previous = "";
   const rows = view.findings.map((f) => {
-    const key = targetKey(f.target);
+    const key = `${lead?.value(f) ?? ""} ${targetKey(f.target)}`;
     const first = key !== previous;
     previous = key;
     return { f, first };
   });
   type Row = (typeof rows)[number];
   const columns: Column<Row>[] = [
+    ...(lead ? [{ header: lead.header, value: ({ f, first }: Row) => (first ? lead.value(f) : "") }] : []),
     {
       header: "TARGET",
       value: ({ f, first }) => (first ? targetCell(f.target, noTrunc) : ""),

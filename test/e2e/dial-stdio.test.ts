@@ -1,7 +1,9 @@
 /**
- * Daemons the plugin cannot dial itself (ssh://, …) are reached through
- * `docker [globals] system dial-stdio`, like the docker CLI's own connection helpers. A stand-in
- * `docker` on PATH records its arguments and relays stdio to the private daemon's socket.
+ * Daemons the plugin cannot dial itself are reached through `docker system dial-stdio`, like the
+ * docker CLI's own connection helpers: ssh:// ones as docker's ssh helper does it (`ssh … HOST
+ * docker system dial-stdio`), others through the local `docker [globals] system dial-stdio`.
+ * Stand-in `docker` and `ssh` on PATH record their arguments and relay stdio to the private
+ * daemon's socket.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -19,7 +21,8 @@ describe("ssh:// and other schemes through docker system dial-stdio", () => {
     dir = mkdtempSync(join(tmpdir(), "dlt-dial-"));
     const relay = `#!${process.execPath}
 const fs = require("node:fs");
-fs.appendFileSync(${JSON.stringify(join(dir, "argv.log"))}, JSON.stringify(process.argv.slice(2)) + "\\n");
+const log = require("node:path").basename(process.argv[1]) + ".log";
+fs.appendFileSync(require("node:path").join(${JSON.stringify(dir)}, log), JSON.stringify(process.argv.slice(2)) + "\\n");
 const args = process.argv.slice(2);
 if (args.slice(-2).join(" ") !== "system dial-stdio") { process.stderr.write("unexpected: " + args.join(" ")); process.exit(2); }
 const sock = require("node:net").connect(${JSON.stringify(PRIVATE_SOCKET)});
@@ -27,12 +30,38 @@ process.stdin.pipe(sock);
 sock.pipe(process.stdout);
 sock.on("close", () => process.exit(0));
 `;
-    writeFileSync(join(dir, "docker"), relay);
-    chmodSync(join(dir, "docker"), 0o755);
+    for (const name of ["docker", "ssh"]) {
+      writeFileSync(join(dir, name), relay);
+      chmodSync(join(dir, name), 0o755);
+    }
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("docker -H ssh://… leak version goes through dial-stdio with the same globals", () => {
+  const calls = (log: string) =>
+    readFileSync(join(dir, log), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as string[]);
+
+  it("docker -H fd://… leak version goes through the local docker's dial-stdio with the same globals", () => {
+    const r = spawnSync(process.execPath, [BUNDLE, "-H", "fd://", "leak", "version", "--format", "json"], {
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        PATH: `${dir}:${process.env.PATH}`,
+        DOCKER_HOST: undefined,
+        DOCKER_CONTEXT: undefined,
+      },
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 0, `stderr: ${r.stderr} stdout: ${r.stdout}`);
+    assert.equal(JSON.parse(r.stdout).server.rootDir, PRIVATE_ROOT);
+    const docker = calls("docker.log");
+    assert.ok(docker.length >= 1 && docker.length <= 2, JSON.stringify(docker));
+    for (const argv of docker) assert.deepEqual(argv, ["-H", "fd://", "system", "dial-stdio"]);
+  });
+
+  it("docker -H ssh://… leak version is ssh'd like docker's helper does it, on at most two connections", () => {
     const r = spawnSync(
       process.execPath,
       [BUNDLE, "-H", "ssh://dlt@example.invalid", "leak", "version", "--format", "json"],
@@ -50,17 +79,23 @@ sock.on("close", () => process.exit(0));
     assert.equal(
       r.status,
       0,
-      `stderr: ${r.stderr} stdout: ${r.stdout} log: ${readFileSync(join(dir, "argv.log"), "utf8")}`,
+      `stderr: ${r.stderr} stdout: ${r.stdout} log: ${readFileSync(join(dir, "ssh.log"), "utf8")}`,
     );
     const v = JSON.parse(r.stdout);
     assert.equal(v.server.rootDir, PRIVATE_ROOT);
     assert.equal(v.endpoint.host, "ssh://dlt@example.invalid");
-    const calls = readFileSync(join(dir, "argv.log"), "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-    assert.ok(calls.length >= 1);
-    for (const argv of calls)
-      assert.deepEqual(argv, ["-H", "ssh://dlt@example.invalid", "system", "dial-stdio"]);
+    const ssh = calls("ssh.log");
+    assert.ok(ssh.length >= 1 && ssh.length <= 2, JSON.stringify(ssh));
+    for (const argv of ssh)
+      assert.deepEqual(argv.slice(-8), [
+        "-T",
+        "-l",
+        "dlt",
+        "--",
+        "example.invalid",
+        "docker",
+        "system",
+        "dial-stdio",
+      ]);
   });
 });

@@ -3,7 +3,7 @@ import { runScan } from "../../core/scan.js";
 import { UsageError } from "../../errors.js";
 import type { ScanReport } from "../../model/findings.js";
 import { escapeForTerminal } from "../../render/escape.js";
-import { SCAN_FIELDS, scanRows } from "../../render/fields.js";
+import { FLEET_SCAN_FIELDS, SCAN_FIELDS, scanRows } from "../../render/fields.js";
 import {
   exitCodeOf,
   renderQuiet,
@@ -17,6 +17,7 @@ import { type OutputFormat, renderTemplate } from "../../render/template.js";
 import type { LeakContext } from "../context.js";
 import { coreDeps } from "../core-deps.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
+import { runFleetScanCommand, wantsFleet } from "../fleet.js";
 import { FORMAT_DESCRIPTION, parseFormatFlag } from "../format.js";
 import { parseProgressMode } from "../progress.js";
 
@@ -29,12 +30,15 @@ export class ScanCommand extends Command<LeakContext> {
 
       Severities: \`leaked\` (the owner is stopped or gone and a copy is still held), \`captured\` (the owner runs; the copy will leak when it stops), \`stale\` (the daemon's own namespace still holds it), \`pinned\` (with --deep: a detached filesystem kept alive by open files).
 
-      Exit status: 0 when nothing is leaked (captured-only results exit 0), 3 when leaks were found, 1 on error.
+      With --context (repeatable, or a comma list) or --all-contexts, the daemons of those contexts are scanned at the same time (--parallel), each by a helper on its own daemon; the table gets a CONTEXT column, -q prints context/ID, and a daemon that cannot be scanned is reported while the others go on.
+
+      Exit status: 0 when nothing is leaked (captured-only results exit 0), 3 when leaks were found (on any daemon), 1 on error (or when a daemon could not be scanned and none had leaks).
     `,
     examples: [
       ["Scan every container and volume", "docker leak scan"],
       ["Scan one container, as JSON", "docker leak scan --format json web"],
       ["IDs of affected containers and volumes", "docker leak scan -q"],
+      ["Scan two daemons at once", "docker leak scan --context prod-1,prod-2"],
     ],
   });
 
@@ -52,15 +56,37 @@ export class ScanCommand extends Command<LeakContext> {
   progress = Option.String("--progress", "auto", {
     description: "Set type of progress output (auto, plain, tty, quiet)",
   });
+  contexts = Option.Array("--context", [], {
+    description: "Scan the daemon of this context (repeatable, or a comma list); several at once",
+  });
+  allContexts = Option.Boolean("--all-contexts", false, { description: "Scan the daemons of every context" });
+  parallel = Option.String("--parallel", "8", { description: "Daemons scanned at the same time" });
+  swarm = Option.Boolean("--swarm", false, {
+    description: "Scan every node of the Swarm this daemon manages, each through its own daemon",
+  });
+  nodeHost = Option.String("--node-host", {
+    description:
+      "With --swarm: how to reach a node without a context of its name (e.g. ssh://root@{{.Hostname}})",
+  });
   targets = Option.Rest({ name: "CONTAINER|VOLUME" });
 
   override async execute(): Promise<number> {
-    const format = parseFormatFlag(this.format, SCAN_FIELDS);
+    const fleet = wantsFleet(this.contexts, this.allContexts, this.swarm) || this.nodeHost !== undefined;
+    // Many daemons' rows carry their context too; one daemon alone is rendered as a plain scan.
+    const format = parseFormatFlag(this.format, fleet ? FLEET_SCAN_FIELDS : SCAN_FIELDS);
     if (this.quiet && format.kind !== "table")
       throw new UsageError(
         `--quiet and --format ${format.kind === "json" ? "json" : "TEMPLATE"} cannot be combined`,
       );
     const timeoutMs = parseDuration(this.timeout, "--timeout");
+    if (fleet) {
+      const scan = { targets: this.targets, deep: this.deep };
+      const progress = parseProgressMode(this.progress);
+      const flags = { ...this, format, timeoutMs, progress };
+      return runFleetScanCommand(this.context, flags, scan, (report, context) =>
+        this.render(report, format, context),
+      );
+    }
     const { deps, progress } = coreDeps(this.context, timeoutMs, parseProgressMode(this.progress));
     let code = 0;
     try {
@@ -81,13 +107,16 @@ export class ScanCommand extends Command<LeakContext> {
     return code;
   }
 
-  private render(report: ScanReport, format: OutputFormat): number {
+  /** `context`: the daemon's, when the flags asked for many (a template may name .Context). */
+  private render(report: ScanReport, format: OutputFormat, context?: string): number {
     const ctx = this.context;
     const view = scanView(report);
     if (this.quiet) ctx.stdout.write(renderQuiet(view, this.noTrunc));
     else if (format.kind === "json") for (const chunk of renderScanJson(view)) ctx.stdout.write(chunk);
     else if (format.kind === "template") {
-      if (view.findings.length) ctx.stdout.write(renderTemplate(format, scanRows(view, this.noTrunc)));
+      const rows = scanRows(view, this.noTrunc);
+      const withContext = context === undefined ? rows : rows.map((r) => ({ Context: context, ...r }));
+      if (rows.length) ctx.stdout.write(renderTemplate(format, withContext));
     } else if (view.findings.length)
       ctx.stdout.write(
         renderScanTable(view, { noTrunc: this.noTrunc, color: ctx.color, width: ctx.stdoutColumns }),

@@ -1,0 +1,222 @@
+/** The fleet's workflow (failures and interrupts) and its renderings, on recorded fixtures. */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { PassThrough } from "node:stream";
+import { describe, it } from "node:test";
+import { makeChalk } from "../../src/cli/color.js";
+import { contextNames, fleetProgress, parseParallel, refuseFleetFlags } from "../../src/cli/fleet.js";
+import { type FleetMember, runFleetScan } from "../../src/core/fleet.js";
+import { listContextNames } from "../../src/docker/endpoint.js";
+import { DaemonError, InterruptedError, UsageError } from "../../src/errors.js";
+import { analyze } from "../../src/model/analyze.js";
+import {
+  fleetExitCode,
+  fleetRows,
+  fleetSummary,
+  fleetView,
+  renderFleetJson,
+  renderFleetQuiet,
+  renderFleetTable,
+} from "../../src/render/fleet.js";
+import { FLEET_SCAN_FIELDS, SCAN_FIELDS } from "../../src/render/fields.js";
+import { parseFormat, renderTemplate, TemplateError } from "../../src/render/template.js";
+import { loadFixture } from "./fixtures.js";
+
+const plain = makeChalk(0);
+const reportOf = (name: string) => {
+  const { inventory, scan } = loadFixture(name);
+  return analyze({ inventory, scan, now: new Date("2026-11-27T00:00:00Z") });
+};
+
+describe("fleet renderings", () => {
+  const leaked = reportOf("shm-leaked-host");
+  const other = reportOf("volume-leaked");
+  const fleet = fleetView([
+    { context: "prod-1", endpoint: "ssh://root@prod-1", report: leaked },
+    { context: "gone", endpoint: "unix:///nonexistent.sock", error: "Cannot connect \x1b[31m" },
+    { context: "prod-2", endpoint: "tcp://10.0.0.2:2376", report: other },
+  ]);
+
+  it("JSON: an entry per daemon, with its status, error and the single-daemon report", () => {
+    const doc = JSON.parse([...renderFleetJson(fleet)].join(""));
+    assert.equal(doc.schemaVersion, 1);
+    assert.deepEqual(
+      doc.daemons.map((d: { context: string; status: string; error: string | null }) => [
+        d.context,
+        d.status,
+        d.error === null,
+      ]),
+      [
+        ["prod-1", "ok", true],
+        ["gone", "error", false],
+        ["prod-2", "ok", true],
+      ],
+    );
+    assert.equal(doc.daemons[1].report, null);
+    assert.equal(doc.daemons[0].endpoint, "ssh://root@prod-1");
+    assert.equal(doc.daemons[0].report.schemaVersion, 1);
+    assert.equal(doc.daemons[0].report.findings.length, leaked.findings.length);
+    assert.equal(doc.daemons[2].report.findings.length, other.findings.length);
+  });
+
+  it("table: CONTEXT first, every daemon's findings; quiet: context/ID", () => {
+    const table = renderFleetTable(fleet, { noTrunc: false, color: plain }).trimEnd().split("\n");
+    assert.match(table[0]!, /^CONTEXT\s+TARGET\s+STATE\s+MOUNT/);
+    assert.equal(table.length - 1, leaked.findings.length + other.findings.length);
+    assert.ok(table.some((l) => l.startsWith("prod-1 ")));
+    assert.ok(table.some((l) => l.startsWith("prod-2 ")));
+    const quiet = renderFleetQuiet(fleet, false).trimEnd().split("\n");
+    assert.ok(quiet.length >= 2);
+    for (const line of quiet) assert.match(line, /^prod-[12]\/\S+$/);
+  });
+
+  it("--format TEMPLATE: every daemon's rows, .Context naming the daemon; a plain scan has no .Context", () => {
+    const format = parseFormat("table {{.Context}}\\t{{.Severity}}", FLEET_SCAN_FIELDS);
+    assert.equal(format.kind, "template");
+    if (format.kind !== "template") return;
+    const lines = renderTemplate(format, fleetRows(fleet, false)).trimEnd().split("\n");
+    assert.match(lines[0]!, /^CONTEXT\s+SEVERITY$/);
+    const contexts = lines.slice(1).map((l) => l.split(/\s+/)[0]);
+    assert.deepEqual(contexts, [
+      ...leaked.findings.map(() => "prod-1"),
+      ...other.findings.map(() => "prod-2"),
+    ]);
+    assert.throws(() => parseFormat("{{.Context}}", SCAN_FIELDS), TemplateError);
+  });
+
+  it("stderr: a line per daemon, the failed one escaped; exit 3 over 1", () => {
+    const summary = fleetSummary(fleet, plain);
+    assert.equal(summary.trimEnd().split("\n").length, 3);
+    assert.match(summary, /^gone: error: Cannot connect \\x1b\[31m$/m);
+    assert.equal(fleetExitCode(fleet), 3);
+    const onlyFailed = fleetView([
+      { context: "a", endpoint: "x", report: { ...leaked, findings: [] } },
+      { context: "b", endpoint: "y", error: "down" },
+    ]);
+    assert.equal(fleetExitCode(onlyFailed), 1);
+    assert.equal(
+      fleetExitCode(fleetView([{ context: "a", endpoint: "x", report: { ...leaked, findings: [] } }])),
+      0,
+    );
+  });
+});
+
+describe("runFleetScan", () => {
+  const failing = (context: string, seen: string[]): FleetMember => ({
+    context,
+    endpoint: `unix:///${context}.sock`,
+    connect: () => {
+      seen.push(context);
+      throw new DaemonError(`cannot reach ${context}`);
+    },
+  });
+
+  it("a daemon that fails is reported in its entry while the others go on, in order", async () => {
+    const seen: string[] = [];
+    const states: string[] = [];
+    const results = await runFleetScan(
+      ["a", "b", "c"].map((c) => failing(c, seen)),
+      { scan: { targets: [], deep: false }, parallel: 2, onState: (c, s) => states.push(`${c}:${s}`) },
+    );
+    assert.deepEqual(
+      results.map((r) => [r.context, r.status, (r.error as Error).message]),
+      [
+        ["a", "error", "cannot reach a"],
+        ["b", "error", "cannot reach b"],
+        ["c", "error", "cannot reach c"],
+      ],
+    );
+    assert.deepEqual(seen, ["a", "b", "c"]);
+    assert.ok(states.includes("c:failed") && states.includes("a:waiting"));
+  });
+
+  it("an interrupt starts no more scans and ends in InterruptedError", async () => {
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const members = ["a", "b", "c"].map((c) => failing(c, seen));
+    members[0] = {
+      ...members[0]!,
+      connect: () => {
+        seen.push("a");
+        abort.abort();
+        throw new InterruptedError("SIGINT");
+      },
+    };
+    await assert.rejects(
+      runFleetScan(members, { scan: { targets: [], deep: false }, parallel: 1, signal: abort.signal }),
+      InterruptedError,
+    );
+    assert.deepEqual(seen, ["a"]);
+  });
+});
+
+describe("fleet flags", () => {
+  it("--context takes repeats and comma lists, each once", () => {
+    assert.deepEqual(contextNames(["a,b", "c", "a"]), ["a", "b", "c"]);
+    assert.throws(() => contextNames(["a,,b"]), UsageError);
+  });
+  it("--parallel is a positive number", () => {
+    assert.equal(parseParallel("3"), 3);
+    for (const bad of ["0", "-1", "x", "1.5"]) assert.throws(() => parseParallel(bad), UsageError);
+  });
+  it("rm and volume rm refuse --context, --all-contexts and --swarm; scan takes them", () => {
+    assert.throws(() => refuseFleetFlags(["rm"], ["--all-contexts", "x"]), /rm works on one daemon/);
+    assert.throws(() => refuseFleetFlags(["volume", "rm"], ["--context=a", "v"]), UsageError);
+    assert.throws(() => refuseFleetFlags(["rm"], ["--swarm"]), UsageError);
+    refuseFleetFlags(["rm"], ["x", "--", "--context"]);
+    refuseFleetFlags(["scan"], ["--context", "a"]);
+  });
+  it("contexts are listed like docker context ls: default first, then the store's by name", () => {
+    const meta = (name: string) =>
+      JSON.stringify({ Name: name, Endpoints: { docker: { Host: "unix:///x" } } });
+    const id = (n: string) => createHash("sha256").update(n).digest("hex");
+    const files: Record<string, string> = {
+      [`/cfg/contexts/meta/${id("zeta")}/meta.json`]: meta("zeta"),
+      [`/cfg/contexts/meta/${id("alpha")}/meta.json`]: meta("alpha"),
+      "/cfg/contexts/meta/0000/meta.json": meta("mismatched"),
+    };
+    const names = listContextNames("/cfg", () => [id("zeta"), id("alpha"), "0000"], {
+      readFile: (p) => files[p],
+      exists: (p) => p in files,
+    });
+    assert.deepEqual(names, ["default", "alpha", "zeta"]);
+  });
+});
+
+describe("fleet progress", () => {
+  const capture = () => {
+    const stream = Object.assign(new PassThrough(), { columns: 40 });
+    let text = "";
+    stream.on("data", (c: Buffer) => {
+      text += c.toString();
+    });
+    return { stream, text: () => text };
+  };
+  it("on a terminal: one line per daemon, redrawn in place, escaped, cleared at the end", async () => {
+    const out = capture();
+    const p = fleetProgress("auto", out.stream, true, ["a", "b\x1b[2J"]);
+    p.update("a", "scanning");
+    await new Promise((r) => setTimeout(r, 80));
+    p.update("a", "done");
+    await new Promise((r) => setTimeout(r, 80));
+    p.done();
+    const text = out.text();
+    assert.match(text, /a: scanning\n/);
+    assert.match(text, /\x1b\[2A\r\x1b\[2Ka: done\n/, "moves up over both lines and redraws");
+    assert.ok(text.includes("b\\x1b[2J: waiting"), "a context name cannot drive the terminal");
+    assert.ok(text.endsWith("\x1b[2A\r\x1b[J"), "cleared before the results");
+  });
+  it("piped: nothing unless --progress plain, which writes each change once", () => {
+    const quiet = capture();
+    const q = fleetProgress("auto", quiet.stream, false, ["a"]);
+    q.update("a", "scanning");
+    q.done();
+    assert.equal(quiet.text(), "");
+    const plain = capture();
+    const p = fleetProgress("plain", plain.stream, false, ["a"]);
+    p.update("a", "scanning");
+    p.update("a", "scanning");
+    p.update("a", "failed");
+    assert.equal(plain.text(), "a: scanning\na: failed\n");
+  });
+});

@@ -1,0 +1,46 @@
+/** How `scan --swarm` reaches each node: a context of its name, else --node-host, else nothing. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { checkNodeHostTemplate, expandNodeHost, type NodeFacts, routeNodes } from "../../src/model/swarm.js";
+
+const node = (hostname: string, state = "ready", addr = "10.0.0.9"): NodeFacts => ({
+  id: `id-${hostname}`,
+  hostname,
+  addr,
+  state,
+});
+
+describe("--node-host templates", () => {
+  it("fills .Hostname, .Addr and .ID", () => {
+    assert.equal(expandNodeHost("ssh://root@{{.Hostname}}", node("n1")), "ssh://root@n1");
+    assert.equal(expandNodeHost("tcp://{{ .Addr }}:2376", node("n1")), "tcp://10.0.0.9:2376");
+    assert.equal(expandNodeHost("ssh://{{.ID}}", node("n1")), "ssh://id-n1");
+  });
+  it("refuses other fields and other template syntax", () => {
+    assert.throws(() => checkNodeHostTemplate("ssh://{{.Spec}}"), /unknown field \.Spec/);
+    assert.throws(() => checkNodeHostTemplate("ssh://{{if .Addr}}x{{end}}"), /unsupported template/);
+  });
+});
+
+describe("routeNodes", () => {
+  it("a context of the node's name first, then the template; down nodes and unreachable ones are named", () => {
+    const routes = routeNodes(
+      [node("w2"), node("m1"), node("w1", "down"), node("w3")],
+      new Set(["default", "m1"]),
+      "ssh://root@{{.Hostname}}",
+    );
+    assert.deepEqual(
+      routes.map((r) => [r.node.hostname, "context" in r ? r.context : "host" in r ? r.host : r.problem]),
+      [
+        ["m1", "m1"],
+        ["w1", "node w1 is down"],
+        ["w2", "ssh://root@w2"],
+        ["w3", "ssh://root@w3"],
+      ],
+    );
+    const without = routeNodes([node("w2")], new Set(), undefined);
+    assert.ok(
+      "problem" in without[0]! && /no context named "w2" and no --node-host/.test(without[0].problem),
+    );
+  });
+});
