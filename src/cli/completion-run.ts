@@ -6,9 +6,11 @@
  * Whatever fails, the shell gets the directive and no stack trace.
  */
 import { readFileSync } from "node:fs";
+import { configDirOf, listContextNames } from "../docker/endpoint.js";
 import {
   type CompletionSpec,
   type ContainerEntry,
+  contextsAnswer,
   Directive,
   formatAnswer,
   namesAnswer,
@@ -103,6 +105,11 @@ export async function answerCompletion(argv: readonly string[], io: CompletionIO
     const planned = plan(await io.spec(), request);
     if ("answer" in planned) {
       io.stdout.write(formatAnswer(planned.answer, descriptions));
+      return true;
+    }
+    if ("contexts" in planned) {
+      const names = listContextNames(configDirOf(globals, io.env));
+      io.stdout.write(formatAnswer(contextsAnswer(planned.contexts, names), false));
       return true;
     }
     const query = planned.names;

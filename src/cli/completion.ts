@@ -11,7 +11,7 @@
 import type { CommandTree } from "./help.js";
 
 /** cobra's ShellCompDirective bits. */
-export const Directive = { Error: 1, NoSpace: 2, NoFileComp: 4 } as const;
+export const Directive = { Default: 0, Error: 1, NoSpace: 2, NoFileComp: 4 } as const;
 
 export interface CompletionFlag {
   long: string;
@@ -136,7 +136,8 @@ export interface NamesQuery {
   toComplete: string;
 }
 
-export type Plan = { answer: Answer } | { names: NamesQuery };
+/** `contexts`: the word to complete is a value of --context (names from the local context store). */
+export type Plan = { answer: Answer } | { names: NamesQuery } | { contexts: string };
 
 const nothing: Plan = { answer: { candidates: [], directive: Directive.NoFileComp } };
 
@@ -263,6 +264,9 @@ function flagNames(flags: readonly CompletionFlag[], given: Set<CompletionFlag>,
 }
 
 function flagValues(flag: CompletionFlag, toComplete: string): Plan {
+  if (flag.long === "context") return { contexts: toComplete };
+  // A path: the shell completes file names.
+  if (flag.long === "metrics-file") return { answer: { candidates: [], directive: Directive.Default } };
   const candidates = (flag.choices ?? []).filter((c) => c.startsWith(toComplete));
   return { answer: { candidates, directive: Directive.NoFileComp } };
 }
@@ -272,6 +276,17 @@ export interface ContainerEntry {
   /** As the API lists them: with the leading slash; links (`/a/b`) are skipped. */
   names: string[];
   state: string;
+}
+
+/** Context names as `docker context create` accepts them; anything else is not offered. */
+const CONTEXT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$/;
+
+/** The answer for a --context value: the store's contexts (and `default`) that start with the word. */
+export function contextsAnswer(toComplete: string, names: readonly string[]): Answer {
+  const candidates = ["default", ...[...new Set(names)].filter((n) => n !== "default").sort()].filter(
+    (n) => CONTEXT_NAME.test(n) && n.startsWith(toComplete),
+  );
+  return { candidates, directive: Directive.NoFileComp };
 }
 
 /** What Docker accepts as a container or volume name; anything else would corrupt the protocol. */

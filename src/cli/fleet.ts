@@ -17,9 +17,10 @@ import {
 } from "../docker/endpoint.js";
 import { LeakError, UsageError } from "../errors.js";
 import type { ScanReport } from "../model/findings.js";
-import { checkNodeHostTemplate, routeNodes } from "../model/swarm.js";
+import { type NodeFacts, routeNodes } from "../model/swarm.js";
 import { describeError } from "../render/error.js";
 import { escapeForTerminal } from "../render/escape.js";
+import { NODE_HOST_FIELDS } from "../render/fields.js";
 import {
   fleetExitCode,
   fleetRows,
@@ -29,7 +30,14 @@ import {
   renderFleetQuiet,
   renderFleetTable,
 } from "../render/fleet.js";
-import { type OutputFormat, renderTemplate } from "../render/template.js";
+import {
+  checkTemplate,
+  executeTemplate,
+  type OutputFormat,
+  parseTemplate,
+  renderTemplate,
+  TemplateError,
+} from "../render/template.js";
 import type { LeakContext } from "./context.js";
 import { progressText } from "./core-deps.js";
 import type { ProgressMode } from "./progress.js";
@@ -45,6 +53,22 @@ export interface FleetScanFlags {
   noTrunc: boolean;
   timeoutMs: number;
   progress: ProgressMode;
+}
+
+/**
+ * `--node-host TEMPLATE` as a function of a node: the same Go-template subset as --format, over
+ * .Hostname, .Addr and .ID; anything else is a usage error before anything runs. The values are
+ * the manager's words, escaped like any text from the system.
+ */
+export function nodeHostTemplate(source: string): (node: NodeFacts) => string {
+  try {
+    const template = parseTemplate(source);
+    checkTemplate(template, NODE_HOST_FIELDS);
+    return (node) => executeTemplate(template, { Hostname: node.hostname, Addr: node.addr, ID: node.id });
+  } catch (err) {
+    if (err instanceof TemplateError) throw new UsageError(`--node-host: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Whether the flags ask for a scan of many daemons (else the one the globals select). */
@@ -100,13 +124,7 @@ export async function runFleetScanCommand(
   const chosen = [flags.allContexts, flags.swarm, flags.contexts.length > 0].filter(Boolean).length;
   if (chosen > 1) throw new UsageError("--context, --all-contexts and --swarm cannot be combined");
   if (flags.nodeHost !== undefined && !flags.swarm) throw new UsageError("--node-host needs --swarm");
-  if (flags.nodeHost !== undefined) {
-    try {
-      checkNodeHostTemplate(flags.nodeHost);
-    } catch (err) {
-      throw new UsageError((err as Error).message);
-    }
-  }
+  const hostOf = flags.nodeHost === undefined ? undefined : nodeHostTemplate(flags.nodeHost);
   const deps = (endpoint: Endpoint, rawGlobals: string[]) => (): CoreDeps => ({
     docker: new DockerodeClient(endpoint, { rawGlobals, env: ctx.env }),
     helperDir: () => ctx.helperDir,
@@ -134,7 +152,7 @@ export async function runFleetScanCommand(
     const manager = ctx.docker();
     if (!manager.swarmNodes) throw new UsageError("--swarm: this daemon client cannot list Swarm nodes");
     const nodes = await manager.swarmNodes();
-    const routes = routeNodes(nodes, new Set(listContextNames(configDir)), flags.nodeHost);
+    const routes = routeNodes(nodes, new Set(listContextNames(configDir)), hostOf);
     members = routes.map((route) => {
       if ("context" in route) return ofContext(route.context);
       if ("host" in route) {

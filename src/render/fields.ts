@@ -155,3 +155,9 @@ export function versionRow(
     Endpoint: { Host: endpoint.host, Context: endpoint.context, Source: endpoint.source },
   };
 }
+
+/** `scan --swarm --node-host TEMPLATE`: how to reach a node, from what its manager says of it. */
+export const NODE_HOST_FIELDS: Schema = {
+  name: "node",
+  fields: { Hostname: str, Addr: str, ID: str },
+};

@@ -3,6 +3,10 @@
  * subcommands, flags, flag values and names, from the same command tree as help.
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
   type CompletionRequest,
@@ -122,6 +126,11 @@ describe("subcommands, flags and values (no daemon)", () => {
       "--deep",
       "--timeout",
       "--progress",
+      "--context",
+      "--all-contexts",
+      "--parallel",
+      "--swarm",
+      "--node-host",
       "--help",
       ":4",
     ]);
@@ -131,6 +140,33 @@ describe("subcommands, flags and values (no daemon)", () => {
     assert.ok(rmValues.includes("-v") && rmValues.includes("--volumes") && rmValues.includes("-h"));
     assert.ok(!rmValues.includes("-f") && !rmValues.includes("--force") && !rmValues.includes("--dry-run"));
     assert.deepEqual(values((await complete(["__complete", "leak", "scan", "--de"])).text), ["--deep", ":4"]);
+  });
+
+  it("--context offers the local store's contexts and default, never a name docker would refuse", async (t) => {
+    const config = mkdtempSync(join(tmpdir(), "dlt-completion-"));
+    t.after(() => rmSync(config, { recursive: true, force: true }));
+    for (const name of ["prod-1", "prod-2", "staging", "evil\nname", "default"]) {
+      const dir = join(config, "contexts", "meta", createHash("sha256").update(name).digest("hex"));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        join(dir, "meta.json"),
+        JSON.stringify({ Name: name, Endpoints: { docker: { Host: "unix:///x" } } }),
+      );
+    }
+    const env = { DOCKER_CONFIG: config };
+    assert.deepEqual(
+      values((await complete(["__complete", "leak", "scan", "--context", ""], { env })).text),
+      ["default", "prod-1", "prod-2", "staging", ":4"],
+    );
+    assert.deepEqual(values((await complete(["__complete", "leak", "scan", "--context=pr"], { env })).text), [
+      "prod-1",
+      "prod-2",
+      ":4",
+    ]);
+    // A path: the shell's own file completion (directive 0).
+    assert.deepEqual(values((await complete(["__complete", "leak", "watch", "--metrics-file", ""])).text), [
+      ":0",
+    ]);
   });
 
   it("offers the values of --format and --progress, in both flag forms", async () => {

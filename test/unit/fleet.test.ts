@@ -9,6 +9,7 @@ import { type FleetMember, runFleetScan } from "../../src/core/fleet.js";
 import { listContextNames } from "../../src/docker/endpoint.js";
 import { DaemonError, InterruptedError, UsageError } from "../../src/errors.js";
 import { analyze } from "../../src/model/analyze.js";
+import { FLEET_SCAN_FIELDS, SCAN_FIELDS } from "../../src/render/fields.js";
 import {
   fleetExitCode,
   fleetRows,
@@ -18,7 +19,6 @@ import {
   renderFleetQuiet,
   renderFleetTable,
 } from "../../src/render/fleet.js";
-import { FLEET_SCAN_FIELDS, SCAN_FIELDS } from "../../src/render/fields.js";
 import { parseFormat, renderTemplate, TemplateError } from "../../src/render/template.js";
 import { loadFixture } from "./fixtures.js";
 
