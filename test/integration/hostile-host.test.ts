@@ -398,6 +398,7 @@ describe("hostile host", () => {
     let realHolder = 0;
     /** The victim's real mounts the holder keeps (its shm, its network namespace file) */
     let realCopies: KernelMount[] = [];
+    let heldAfterScan = new Set<number>();
     let userHolder = 0;
     let userNs = 0;
     const lookAlikes: KernelMount[] = [];
@@ -477,17 +478,27 @@ describe("hostile host", () => {
       userNs = mntnsOf(userHolder);
       lookAlikes.push(...byUser);
       scan = fullScan();
+      // Docker's network code removes a stopped container's netns file up to a minute after the
+      // stop, and the kernel then drops the holder's copy of it: what the scan must report is
+      // what the holder still kept after it ran (the shm stays).
+      heldAfterScan = new Set(mounts(realHolder).map((m) => m.id));
     });
     after(() => scope.cleanup());
 
     it("scan reports the real leak and none of the look-alikes, and counts them", () => {
       const findings = scan.json.findings;
       const real = findings.filter((f) => aboutContainer(f, victim.id) && f.holder.pids.includes(realHolder));
-      assert.deepEqual(
-        real.map((f) => f.mount?.mountId).sort(),
-        realCopies.map((m) => m.id).sort(),
-        `every real copy the holder keeps, and nothing else of it: ${brief(findings)}`,
-      );
+      const reported = real.map((f) => f.mount?.mountId);
+      for (const c of realCopies.filter((m) => heldAfterScan.has(m.id)))
+        assert.ok(
+          reported.includes(c.id),
+          `a real copy is reported: ${describeMount(c)}: ${brief(findings)}`,
+        );
+      for (const id of reported)
+        assert.ok(
+          realCopies.some((m) => m.id === id),
+          `nothing but the holder's real copies: ${id}: ${brief(findings)}`,
+        );
       for (const f of real) assert.equal(f.severity, "leaked");
       assert.ok(real.some((f) => f.resource.kind === "shm"));
       const fakes = findings.filter((f) => isLookAlike(f.holder.namespace, f.mount?.mountId));
@@ -523,7 +534,8 @@ describe("hostile host", () => {
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
       const [t] = r.json.targets;
       assert.equal(t?.status, "would-remove");
-      for (const c of realCopies)
+      const held = new Set(mounts(realHolder).map((m) => m.id)); // (netns copies may have gone)
+      for (const c of realCopies.filter((m) => held.has(m.id)))
         assert.ok(
           t.orders.some((o) => o.namespace === c.ns && o.mountId === c.id),
           `the real copy is planned: ${describeMount(c)}`,
@@ -534,12 +546,17 @@ describe("hostile host", () => {
         // The kernel's word: the planned mount is a copy of one of the victim's real mounts (the
         // same filesystem and root: the daemon's tmpfs, the network namespace).
         const planned = mounts(o.order!.members[0]!.pid).find((m) => m.id === o.mountId);
+        // A netns copy the kernel has dropped since the plan was made.
+        if (!planned && realCopies.some((c) => c.id === o.mountId && c.fstype === "nsfs")) continue;
         assert.ok(
           planned && realCopies.some((c) => c.dev === planned.dev && c.root === planned.root),
           `a copy of a real mount: ${JSON.stringify(o)}`,
         );
       }
-      assert.ok(realCopies.every(stillMounted) && exists(victim.name), "nothing changed");
+      assert.ok(
+        realCopies.filter((m) => held.has(m.id)).every(stillMounted) && exists(victim.name),
+        "nothing changed",
+      );
     });
 
     it("rm --force-unmount releases the real copy and removes the victim; the look-alikes stay", () => {
