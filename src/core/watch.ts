@@ -18,6 +18,7 @@ import type { Finding, ScanReport } from "../model/findings.js";
 import type { Inventory } from "../model/inventory.js";
 import { planUnmounts } from "../model/removal.js";
 import {
+  emptyWatchStats,
   findingKey,
   isReleasable,
   targetKeyOf,
@@ -109,17 +110,7 @@ class Watcher {
   /** When the next periodic full scan is due (ms since the epoch) */
   private intervalDue = Number.POSITIVE_INFINITY;
   private stream: EventStream | null = null;
-  private readonly stats: WatchStats = {
-    scans: { ok: 0, failed: 0 },
-    scanSecondsTotal: 0,
-    lastScanSeconds: 0,
-    lastSuccess: null,
-    releases: { done: 0, failed: 0 },
-    daemonReachable: false,
-    findings: [],
-    helperRuns: 0,
-    events: 0,
-  };
+  private readonly stats: WatchStats = emptyWatchStats();
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
   private readonly backoff: { first: number; max: number };

@@ -51,6 +51,21 @@ export interface WatchStats {
   events: number;
 }
 
+/** Before the first scan: nothing counted, the daemon not yet reached. */
+export function emptyWatchStats(): WatchStats {
+  return {
+    scans: { ok: 0, failed: 0 },
+    scanSecondsTotal: 0,
+    lastScanSeconds: 0,
+    lastSuccess: null,
+    releases: { done: 0, failed: 0 },
+    daemonReachable: false,
+    findings: [],
+    helperRuns: 0,
+    events: 0,
+  };
+}
+
 export function targetKeyOf(t: Target): string {
   return t.kind === "volume" ? `volume:${t.name}` : `container:${t.id}`;
 }

@@ -4,12 +4,16 @@
  * (helper protocol), recorded by test/fixtures/record.sh. The API JSON goes through the real
  * mappers of the Docker boundary.
  */
-import fs from "node:fs";
-import path from "node:path";
+import fs, { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path, { join } from "node:path";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
+import { type HelperLayer, locateHelperBinary, makeHelperLayer } from "../../src/docker/helper-image.js";
 import { mapContainer, mapInfo, mapVolume } from "../../src/docker/map-inspect.js";
 import { collectScan, decodeText, type HelperScan } from "../../src/helper/protocol.js";
 import type { ContainerInfo, Inventory } from "../../src/model/inventory.js";
+import { FakeDocker } from "../support/fake-docker.js";
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures");
 
@@ -123,5 +127,42 @@ export function loadHandwritten(name: string): {
     description: fx.description,
     inventory: { daemon, containers, volumes },
     scan: collectScan(decodeText(ndjson)),
+  };
+}
+
+/**
+ * For workflows on FakeDocker: a helper directory holding a stand-in binary and the image layer
+ * made of it, created before the file's tests and removed after them (call at the top level).
+ */
+export function fakeHelper(): {
+  dir: () => string;
+  layer: () => HelperLayer;
+  docker: (fixture: string) => FakeDocker;
+} {
+  let dir = "";
+  let layer: HelperLayer | undefined;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "dlt-fake-helper-"));
+    writeFileSync(join(dir, "docker-leak-helper-linux-amd64"), "not a real helper", { mode: 0o755 });
+    layer = await makeHelperLayer(locateHelperBinary(dir, "amd64"), { version: "0.1.0", os: "linux" });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const made = () => {
+    if (!layer) throw new Error("fakeHelper: used before its before() hook ran");
+    return layer;
+  };
+  return {
+    dir: () => dir,
+    layer: made,
+    docker: (fixture) => {
+      const inv = loadInventory(fixture);
+      return new FakeDocker(
+        inv.daemon,
+        inv.containers,
+        inv.volumes,
+        fixtureText(fixture, "scan.ndjson"),
+        made(),
+      );
+    },
   };
 }

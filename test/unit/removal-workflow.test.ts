@@ -4,38 +4,22 @@
  * helper's verbs on that state and answers removals as scripted.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { CoreDeps } from "../../src/core/deps.js";
 import { InterruptedRemoval, type RemovalOptions, runRemoval } from "../../src/core/removal.js";
 import { ApiError } from "../../src/docker/client.js";
-import { type HelperLayer, locateHelperBinary, makeHelperLayer } from "../../src/docker/helper-image.js";
 import { TargetError } from "../../src/model/targets.js";
 import { removalExitCode } from "../../src/render/removal.js";
 import { FakeDocker } from "../support/fake-docker.js";
-import { fixtureText, loadInventory } from "./fixtures.js";
+import { fakeHelper, fixtureText, loadInventory } from "./fixtures.js";
 
-let helperDir: string;
-let layer: HelperLayer;
-
-before(async () => {
-  helperDir = mkdtempSync(join(tmpdir(), "dlt-fake-helper-"));
-  writeFileSync(join(helperDir, "docker-leak-helper-linux-amd64"), "not a real helper", { mode: 0o755 });
-  layer = await makeHelperLayer(locateHelperBinary(helperDir, "amd64"), { version: "0.1.0", os: "linux" });
-});
-after(() => rmSync(helperDir, { recursive: true, force: true }));
-
-function fake(fixture: string): FakeDocker {
-  const inv = loadInventory(fixture);
-  return new FakeDocker(inv.daemon, inv.containers, inv.volumes, fixtureText(fixture, "scan.ndjson"), layer);
-}
+const helper = fakeHelper();
+const fake = helper.docker;
 
 function deps(docker: FakeDocker, signal?: AbortSignal): CoreDeps {
   return {
     docker,
-    helperDir: () => helperDir,
+    helperDir: helper.dir,
     version: "0.1.0",
     now: () => new Date("2026-12-02T00:00:00Z"),
     ...(signal ? { signal } : {}),
@@ -213,7 +197,7 @@ describe("rm --force-unmount", () => {
       running,
       inv.volumes,
       fixtureText("shm-leaked-host", "scan.ndjson"),
-      layer,
+      helper.layer(),
     );
     const r = await runRemoval(deps(d), opts({ forceUnmount: true }));
     assert.equal(r.targets[0]?.status, "refused");
@@ -275,7 +259,7 @@ describe("volume rm --force-unmount", () => {
       [user],
       inv.volumes,
       fixtureText("volume-stale", "scan.ndjson"),
-      layer,
+      helper.layer(),
     );
     const r = await runRemoval(deps(d), opts({ kind: "volume", refs: [v.name], forceUnmount: true }));
     assert.equal(r.targets[0]?.status, "refused");

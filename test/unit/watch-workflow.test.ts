@@ -4,10 +4,7 @@
  * feeds the event stream the test writes (stops, removals, a broken connection).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { CoreDeps } from "../../src/core/deps.js";
 import {
   runWatch,
@@ -16,29 +13,12 @@ import {
   type WatchStats,
   type WatchStatus,
 } from "../../src/core/watch.js";
-import {
-  type HelperLayer,
-  LABEL_HELPER,
-  locateHelperBinary,
-  makeHelperLayer,
-} from "../../src/docker/helper-image.js";
-import { FakeDocker } from "../support/fake-docker.js";
-import { fixtureText, loadInventory } from "./fixtures.js";
+import { LABEL_HELPER } from "../../src/docker/helper-image.js";
+import type { FakeDocker } from "../support/fake-docker.js";
+import { fakeHelper, fixtureText } from "./fixtures.js";
 
-let helperDir: string;
-let layer: HelperLayer;
-
-before(async () => {
-  helperDir = mkdtempSync(join(tmpdir(), "dlt-fake-helper-"));
-  writeFileSync(join(helperDir, "docker-leak-helper-linux-amd64"), "not a real helper", { mode: 0o755 });
-  layer = await makeHelperLayer(locateHelperBinary(helperDir, "amd64"), { version: "0.1.0", os: "linux" });
-});
-after(() => rmSync(helperDir, { recursive: true, force: true }));
-
-function fake(fixture: string): FakeDocker {
-  const inv = loadInventory(fixture);
-  return new FakeDocker(inv.daemon, inv.containers, inv.volumes, fixtureText(fixture, "scan.ndjson"), layer);
-}
+const helper = fakeHelper();
+const fake = helper.docker;
 
 /** The namespace holding dl-fixture-shm's shm copy (not the daemon's, not the recorder's). */
 function holderNamespace(fixture: string): number {
@@ -69,7 +49,7 @@ function watch(d: FakeDocker, over: Partial<WatchOptions> = {}): Watching {
   const controller = new AbortController();
   const deps: CoreDeps = {
     docker: d,
-    helperDir: () => helperDir,
+    helperDir: helper.dir,
     version: "0.1.0",
     signal: controller.signal,
   };

@@ -1,7 +1,7 @@
 import { Command, Option } from "clipanion";
 import { runWatch, type WatchSink } from "../../core/watch.js";
 import { UsageError } from "../../errors.js";
-import type { WatchStats } from "../../model/watch.js";
+import { emptyWatchStats } from "../../model/watch.js";
 import { escapeForTerminal } from "../../render/escape.js";
 import { renderWatchMetrics } from "../../render/metrics.js";
 import { renderWatchJson, renderWatchLine, renderWatchStatus } from "../../render/watch.js";
@@ -9,18 +9,6 @@ import type { LeakContext } from "../context.js";
 import { coreDeps } from "../core-deps.js";
 import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
 import { writeFileAtomically } from "../metrics-file.js";
-
-const NO_SCAN_YET: WatchStats = {
-  scans: { ok: 0, failed: 0 },
-  scanSecondsTotal: 0,
-  lastScanSeconds: 0,
-  lastSuccess: null,
-  releases: { done: 0, failed: 0 },
-  daemonReachable: false,
-  findings: [],
-  helperRuns: 0,
-  events: 0,
-};
 
 export class WatchCommand extends Command<LeakContext> {
   static override paths = [["watch"]];
@@ -74,7 +62,7 @@ export class WatchCommand extends Command<LeakContext> {
     if (metricsFile !== undefined) {
       if (metricsFile === "") throw new UsageError("--metrics-file needs a path");
       // Written once now, so that a path that cannot be written fails here, before anything runs.
-      writeFileAtomically(metricsFile, renderWatchMetrics(NO_SCAN_YET));
+      writeFileAtomically(metricsFile, renderWatchMetrics(emptyWatchStats()));
     }
     let metricsFailing = false;
     const sink: WatchSink = {
