@@ -139,7 +139,10 @@ describe("docker leak as a docker CLI plugin", () => {
     const scanHelp = cli(["leak", "scan", "--help"]);
     assert.equal(scanHelp.code, 0, scanHelp.stderr);
     assert.match(scanHelp.stdout, /^Usage: {2}docker leak scan \[OPTIONS\] \[CONTAINER\|VOLUME\.\.\.\]\n\n/);
-    assert.match(scanHelp.stdout, /\nOptions:\n[\s\S]*\n {6}--format string +Format output using a custom template:[\s\S]*\(default "table"\)/);
+    assert.match(
+      scanHelp.stdout,
+      /\nOptions:\n[\s\S]*\n {6}--format string +Format output using a custom template:[\s\S]*\(default "table"\)/,
+    );
     assert.match(scanHelp.stdout, /\n {2}-q, --quiet {14}\S/);
     for (const args of [
       ["help", "leak", "scan"],
