@@ -143,7 +143,15 @@ describe("docker leak as a docker CLI plugin", () => {
       scanHelp.stdout,
       /\nOptions:\n[\s\S]*\n {6}--format string +Format output using a custom template:[\s\S]*\(default "table"\)/,
     );
-    assert.match(scanHelp.stdout, /\n {2}-q, --quiet {14}\S/);
+    // One column for every flag's description, after the widest flag (pflag's layout).
+    const lines = scanHelp.stdout.split("\n");
+    const column = (prefix: string) => {
+      const line = lines.find((l) => l.startsWith(prefix));
+      assert.ok(line, `${prefix}: ${scanHelp.stdout}`);
+      return line.length - line.slice(prefix.length).trimStart().length;
+    };
+    assert.equal(column("  -q, --quiet "), column("      --format string "));
+    assert.equal(column("      --deep "), column("      --format string "));
     for (const args of [
       ["help", "leak", "scan"],
       ["leak", "help", "scan"],
