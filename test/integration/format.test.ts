@@ -9,7 +9,7 @@ import {
   docker,
   dockerOk,
   hostMountinfoLines,
-  kernelCopies,
+  kernelCopyRange,
   plugin,
   privateNamespaceHolder,
   requireDaemon,
@@ -98,7 +98,7 @@ describe("--format TEMPLATE on a real leak", () => {
   });
 
   it("rm with a bad template is refused before anything is unmounted or removed", () => {
-    const copies = kernelCopies(name);
+    const copies = kernelCopyRange(name);
     const r = plugin(["rm", "--force-unmount", "--format", "{{.Nope}}", name]);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, "");
@@ -107,7 +107,11 @@ describe("--format TEMPLATE on a real leak", () => {
       /^docker leak: failed to parse template: .*can't evaluate field Nope in type removal row/,
     );
     assert.equal(docker(["inspect", name]).code, 0, "the container is still there");
-    assert.equal(kernelCopies(name), copies, "its copies are still held");
+    assert.equal(
+      kernelCopyRange(name).min,
+      copies.min,
+      "its copies are still held (netns copies may go by themselves)",
+    );
   });
 
   it("rm --force-unmount --format: one line per target on a real removal", () => {

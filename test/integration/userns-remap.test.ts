@@ -9,10 +9,11 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
+  assertCountWithin,
   docker,
   dockerOk,
   hostMountinfoLines,
-  kernelCopies,
+  kernelCopyRange,
   plugin,
   privateDaemonPid,
   privateNamespaceHolder,
@@ -68,11 +69,14 @@ describe("a userns-remap daemon", () => {
       "recipe: held",
     );
 
-    const copies = kernelCopies(name, on, privateDaemonPid(ENV.DOCKER_LEAK_TEST_RUN));
+    const copies = kernelCopyRange(name, on, privateDaemonPid(ENV.DOCKER_LEAK_TEST_RUN));
     const scan = plugin(["scan", "--format", "json", name], on);
     assert.equal(scan.code, 3, scan.stderr);
     const findings = JSON.parse(scan.stdout).findings;
-    assert.equal(findings.length, copies, "one finding per copy the kernel shows (shm, netns)");
+    assert.ok(
+      findings.length >= copies.min && findings.length <= copies.max,
+      `one finding per copy the kernel shows (shm, netns): ${findings.length} in [${copies.min}, ${copies.max}]`,
+    );
     for (const f of findings) {
       assert.equal(f.severity, "leaked");
       assert.deepEqual(f.holder.pids, [holder]);
@@ -80,7 +84,10 @@ describe("a userns-remap daemon", () => {
 
     const rm = plugin(["rm", "--force-unmount", name], on);
     assert.equal(rm.code, 0, `${rm.stdout}${rm.stderr}`);
-    assert.match(rm.stdout, new RegExp(`released ${copies} leaked mounts?, removed; verified: nothing left`));
+    assertCountWithin(rm.stdout, /released (\d+) leaked mounts?, removed; verified: nothing left/, {
+      min: copies.min,
+      max: findings.length,
+    });
     assert.deepEqual(hostMountinfoLines(id), []);
   });
 });

@@ -208,35 +208,51 @@ export function privateDaemonPid(runDir = dirname(PRIVATE_SOCKET)): number {
 /**
  * What the kernel shows of a container's mounts outside the daemon's namespace: the distinct
  * (namespace, mount ID) pairs whose mount point ends with its shm, its network namespace file or
- * its rootfs, counted over every process on the host. Tests take expected counts from here, not
- * from one host's layout.
+ * its rootfs, counted over every process on the host (tests take expected counts from here, not
+ * from one host's layout), as a range that a command run right after stays within: Docker's network code
+ * removes a stopped container's netns file up to a minute after the stop, and the kernel then
+ * drops every copy of it, so a command may see fewer copies than were counted a moment before.
+ * `min` leaves the netns copies out (the others stay until released), `max` counts them all.
  */
-export function kernelCopies(
+export function kernelCopyRange(
   container: string,
   env: NodeJS.ProcessEnv = {},
   daemonPid = privateDaemonPid(),
-): number {
+): { min: number; max: number } {
   const inspect = JSON.parse(dockerOk(["inspect", container], env))[0];
   const id: string = inspect.Id;
-  const ends = [`/containers/${id}/mounts/shm`];
-  const sandbox: string = inspect.NetworkSettings?.SandboxKey ?? "";
-  if (sandbox && !sandbox.endsWith("/default")) ends.push(sandbox.replace(/^\/var\/run\//, "/run/"));
+  const stable = [`/containers/${id}/mounts/shm`];
   const merged: string | undefined = inspect.GraphDriver?.Data?.MergedDir;
-  if (merged) ends.push(merged);
+  if (merged) stable.push(merged);
+  const sandbox: string = inspect.NetworkSettings?.SandboxKey ?? "";
+  const netns = sandbox && !sandbox.endsWith("/default") ? [sandbox.replace(/^\/var\/run\//, "/run/")] : [];
   const daemonNs = mntnsOf(daemonPid);
-  const seen = new Set<string>();
-  for (const end of ends) {
-    for (const { pid, line } of hostMountinfoLines(end)) {
-      const mountPoint = line.split(" ")[4] ?? "";
-      if (!mountPoint.endsWith(end)) continue;
-      let ns: number;
-      try {
-        ns = mntnsOf(pid);
-      } catch {
-        continue; // gone meanwhile
+  const count = (ends: string[]): number => {
+    const seen = new Set<string>();
+    for (const end of ends) {
+      for (const { pid, line } of hostMountinfoLines(end)) {
+        const mountPoint = line.split(" ")[4] ?? "";
+        if (!mountPoint.endsWith(end)) continue;
+        let ns: number;
+        try {
+          ns = mntnsOf(pid);
+        } catch {
+          continue; // gone meanwhile
+        }
+        if (ns !== daemonNs) seen.add(`${ns} ${line.split(" ")[0]}`);
       }
-      if (ns !== daemonNs) seen.add(`${ns} ${line.split(" ")[0]}`);
     }
-  }
-  return seen.size;
+    return seen.size;
+  };
+  const min = count(stable);
+  return { min, max: min + count(netns) };
+}
+
+/** The count a command printed (`pattern`'s first group) lies within `range`. */
+export function assertCountWithin(text: string, pattern: RegExp, range: { min: number; max: number }): void {
+  const m = pattern.exec(text);
+  if (!m) throw new Error(`no match for ${pattern} in:\n${text}`);
+  const n = Number(m[1]);
+  if (n < range.min || n > range.max)
+    throw new Error(`${n} is not within [${range.min}, ${range.max}] (the kernel's copies): ${m[0]}`);
 }
