@@ -23,8 +23,11 @@ export type WatchRecord =
   | { kind: "error"; time: Date; cause: WatchCause | null; message: string };
 
 export interface ReleaseAction {
-  /** dry-run: what --release would do */
-  result: "released" | "failed" | "dry-run";
+  /**
+   * dry-run: what --release would do; gone: the copy went by itself before the unmount (a
+   * netns file Docker removed, and the kernel with it every copy of it)
+   */
+  result: "released" | "gone" | "failed" | "dry-run";
   /** Why it failed */
   message: string | null;
 }

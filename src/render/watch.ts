@@ -55,9 +55,11 @@ export function renderWatchLine(r: WatchRecord, { color }: WatchLineOptions): st
       const word =
         result === "released"
           ? color.green("release ok")
-          : result === "failed"
-            ? color.red("release failed")
-            : "would release";
+          : result === "gone"
+            ? color.green("already gone")
+            : result === "failed"
+              ? color.red("release failed")
+              : "would release";
       text = `${word} ${targetLabel(r.finding.target)}: ${where(r.finding)} in ${holderText(r.finding)}${message ? `: ${message}` : ""}`;
       break;
     }

@@ -209,7 +209,9 @@ describe("docker leak watch", () => {
     await new Promise((r) => setTimeout(r, 6000));
     dockerOk(["stop", "-t", "0", victim.name]);
     const action = await w.line("release", (l) => l.release?.finding?.target?.id === victim.id);
-    assert.equal(action.release.result, "released", JSON.stringify(action.release));
+    // Its netns copy may go by itself first (Docker removes the file a while after the stop).
+    const acceptable = action.release.finding.resource.kind === "netns" ? ["released", "gone"] : ["released"];
+    assert.ok(acceptable.includes(action.release.result), JSON.stringify(action.release));
     await w.line("released", (l) => l.released?.target?.id === victim.id);
     assert.ok(!heldBy(victim.id, holder), "the leaked copy is gone from the holder's namespace");
     assert.ok(heldBy(running.id, holder), "the running container's copy is untouched");
