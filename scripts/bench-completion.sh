@@ -23,14 +23,8 @@ scripts/install-plugin.sh --no-build --prefix "$cfg/cli-plugins" 2>/dev/null
 export DOCKER_CONFIG=$cfg
 launcher=$cfg/cli-plugins/docker-leak
 
-once_us() { # command… → wall µs of one run
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>&1 || true
-  t1=$(date +%s%N)
-  echo $(((t1 - t0) / 1000))
-}
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 # What the names answer holds here (so that the figure can be read against the daemon's size).
 names=$("$docker_cli" __complete leak rm '' 2>/dev/null | grep -vc '^:' || true)

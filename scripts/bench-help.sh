@@ -13,14 +13,8 @@ trap 'rm -rf "$cfg_with" "$cfg_without"' EXIT
 scripts/install-plugin.sh --no-build --prefix "$cfg_with/cli-plugins" 2>/dev/null
 host=${DOCKER_HOST:-unix:///run/docker-leak-test/docker.sock}
 
-once_us() { # command… → wall µs of one run
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>&1 || true
-  t1=$(date +%s%N)
-  echo $(((t1 - t0) / 1000))
-}
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 w=() wo=() probe=() node0=() version=()
 for _ in $(seq "$runs"); do

@@ -36,14 +36,8 @@ DOCKER_CONFIG=$hooks node dist/docker-leak.cjs install --hooks >/dev/null
 launcher=$hooks/cli-plugins/docker-leak
 missing=dlt-bench-hooks-no-such-container
 
-once_us() { # command… → wall µs of one run
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>&1 || true
-  t1=$(date +%s%N)
-  echo $(((t1 - t0) / 1000))
-}
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m/1000}'; }
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 on_tty() { # DOCKER_CONFIG, docker args… → runs them in a pseudo-terminal
   local cfg=$1
   shift
