@@ -24,7 +24,9 @@
 #      B_PLUGIN (another build's dist/docker-leak.cjs: its scan end to end is timed too, run for
 #      run alternating with this one's, A B A B …, with the median of the ratios: A/B in one sitting),
 #      SETTLE (seconds to let the daemon settle after the setup, default 5),
-#      HELP_RUNS (default 10, passed to bench-help.sh), DOCKER_HOST (default: the test daemon).
+#      HELP_RUNS (default 10, passed to bench-help.sh), DOCKER_HOST (default: the test daemon),
+#      HOLD=1 (build the size's host, then keep it until interrupted, timing nothing: for profiling
+#      the plugin on it by hand).
 # Everything it creates is named dlt-bench-* and removed on exit (trap EXIT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -164,6 +166,13 @@ teardown_host() { # size: remove this size's holders/sleeps and containers (the 
 bench_size() { # size N P K
   local size=$1 n=$2 p=$3 k=$4
   build_host "$n" "$p" "$k" "$size"
+  if [ -n "${HOLD:-}" ]; then
+    echo "holding the $size host; interrupt (or kill -TERM $$) to remove it" >&2
+    sleep infinity &
+    echo $! >>"$pids_file"
+    wait $! || true
+    exit 0
+  fi
   # sanity: does the scan see the leaks we made?
   local leaked
   leaked=$(scan_e2e 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);console.log(j.summary.leaked+"/"+j.findings.length)}catch{console.log("?")}})' || true)

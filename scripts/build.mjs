@@ -125,25 +125,28 @@ if (present.length) {
   Object.assign(helperLayers, JSON.parse(run.stdout));
 }
 
-// The command tree for shell completion, built into the entry (src/cli/completion-run.ts), so that
-// completing a subcommand or flag loads neither clipanion nor the commands.
-const completionRun = spawnSync(
+// From the command definitions, in one run of the sources: the command tree for shell completion,
+// built into the entry (src/cli/completion-run.ts), so that completing a subcommand or flag loads
+// neither clipanion nor the commands; and what help and the argument checks read of the
+// definitions (src/cli/main.ts), so that a run does not format every command's usage to find its
+// own.
+const commandsRun = spawnSync(
   process.execPath,
   [
     "--import",
     "tsx",
     "--input-type=module",
     "-e",
-    `import { completionSpecOfCli } from ${JSON.stringify(pathToFileURL(join(root, "src", "cli", "main.ts")).href)};
-    process.stdout.write(JSON.stringify(completionSpecOfCli()));`,
+    `import { buildCli, completionSpecOfCli, helpDefinitions } from ${JSON.stringify(pathToFileURL(join(root, "src", "cli", "main.ts")).href)};
+    process.stdout.write(JSON.stringify({ completionSpec: completionSpecOfCli(), helpDefinitions: helpDefinitions(buildCli(false)) }));`,
   ],
   { cwd: root, encoding: "utf8" },
 );
-if (completionRun.status !== 0) {
-  console.error(`build: computing the completion tree failed:\n${completionRun.stderr}`);
+if (commandsRun.status !== 0) {
+  console.error(`build: computing the command tree failed:\n${commandsRun.stderr}`);
   process.exit(1);
 }
-const completionSpec = JSON.parse(completionRun.stdout);
+const { completionSpec, helpDefinitions } = JSON.parse(commandsRun.stdout);
 
 // The entry's `import("./full.js")` becomes a require of the second bundle, next to it.
 const MAIN_BUNDLE = "docker-leak-main.cjs";
@@ -174,6 +177,7 @@ const common = {
     DOCKER_LEAK_HELPER_DIGESTS: JSON.stringify(helperDigests),
     DOCKER_LEAK_HELPER_LAYERS: JSON.stringify(helperLayers),
     DOCKER_LEAK_COMPLETION_SPEC: JSON.stringify(completionSpec),
+    DOCKER_LEAK_HELP_DEFINITIONS: JSON.stringify(helpDefinitions),
   },
 };
 // What is done to the bundled dependencies, the same in both forms. (Their source is changed only
@@ -186,6 +190,7 @@ const builds = single
         entryPoints: [join(root, "src/cli/bin.ts")],
         outfile: join(root, "dist/docker-leak.cjs"),
         plugins: [split],
+        define: { ...common.define, DOCKER_LEAK_MAIN_BUNDLE: JSON.stringify(MAIN_BUNDLE) },
       },
       {
         entryPoints: [join(root, "src/cli/full.ts")],

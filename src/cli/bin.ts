@@ -45,6 +45,23 @@ function helperDir({ cacheRoots, extractHelpers, singleExecutable }: typeof impo
   }
 }
 
+/** The main bundle's file name next to the launcher's (scripts/build.mjs); else one bundle. */
+declare const DOCKER_LEAK_MAIN_BUNDLE: string | undefined;
+
+/** The rest of the plugin, with a code cache when it is a bundle file of its own (code-cache.ts). */
+async function loadFull(): Promise<{ exports: typeof import("./full.js"); save(): void }> {
+  if (typeof DOCKER_LEAK_MAIN_BUNDLE === "string" && process.env.DOCKER_LEAK_CODE_CACHE !== "0") {
+    const [{ requireWithCodeCache }, { cacheRoots }] = await Promise.all([
+      import("./code-cache.js"),
+      import("./private-dir.js"),
+    ]);
+    const root = cacheRoots(process.env, process.env.HOME || homedir())[0];
+    const loaded = requireWithCodeCache(join(__dirname, DOCKER_LEAK_MAIN_BUNDLE), root && join(root, "code"));
+    return { exports: loaded.exports as typeof import("./full.js"), save: loaded.save };
+  }
+  return { exports: await import("./full.js"), save: () => undefined };
+}
+
 async function run(): Promise<void> {
   // Loaded lazily (esbuild turns these into deferred module initialisers), so that the metadata
   // answer above does not pay for clipanion, dockerode and the rest.
@@ -61,7 +78,8 @@ async function run(): Promise<void> {
     }
   }
   // The rest of the plugin: a bundle of its own (see full.ts), loaded only now.
-  const { main, seaSupport } = await import("./full.js");
+  const full = await loadFull();
+  const { main, seaSupport } = full.exports;
   let dir: string | undefined;
   try {
     process.exitCode = await main(argv, {
@@ -80,6 +98,7 @@ async function run(): Promise<void> {
     process.stderr.write(`docker leak: internal error: ${what}\n`);
     process.exitCode = 1;
   }
+  full.save();
   // Interrupted: the work has cleaned up (its helper containers are gone) and reported.
   // (`watch` ends by design on a signal and says which: 143 after SIGTERM.)
   if (interrupts.interrupted && process.exitCode !== 143) process.exitCode = 130;

@@ -28,6 +28,7 @@ import { type GlobalOptions, splitArgv } from "./global-flags.js";
 import {
   checkArguments,
   commandTree,
+  type Definition,
   FLAG_VALUES,
   helpText,
   resolve,
@@ -88,9 +89,35 @@ export function buildCli(colors: boolean): Cli<LeakContext> {
   return cli;
 }
 
+/** What help and the argument checks read of the commands' definitions (JSON, for the build). */
+export function helpDefinitions(cli: Cli<LeakContext>): Definition[] {
+  return cli.definitions().map(({ path, description, details, examples, options }) => ({
+    path,
+    ...(description === undefined ? {} : { description }),
+    ...(details === undefined ? {} : { details }),
+    ...(examples === undefined ? {} : { examples }),
+    options: options.map(({ definition, description }) => ({
+      definition,
+      ...(description === undefined ? {} : { description }),
+    })),
+  }));
+}
+
+/**
+ * The commands' definitions, written into the bundle by scripts/build.mjs: clipanion makes them
+ * by formatting every command's usage, ~15 ms of each run that only needs one command.
+ */
+declare const DOCKER_LEAK_HELP_DEFINITIONS: Definition[] | undefined;
+
+function definitionsOf(cli: Cli<LeakContext>): Definition[] {
+  return typeof DOCKER_LEAK_HELP_DEFINITIONS === "undefined"
+    ? helpDefinitions(cli)
+    : DOCKER_LEAK_HELP_DEFINITIONS;
+}
+
 /** The command tree for shell completion (built into the launcher's bundle by scripts/build.mjs). */
 export function completionSpecOfCli(): CompletionSpec {
-  return completionSpec(commandTree(buildCli(false).definitions()), FLAG_VALUES);
+  return completionSpec(commandTree(helpDefinitions(buildCli(false))), FLAG_VALUES);
 }
 
 /** Container and volume names for shell completion, from the daemon the globals select. */
@@ -134,7 +161,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     return ExitCode.Ok;
   }
   const cli = buildCli(false);
-  const tree = commandTree(cli.definitions());
+  const tree = commandTree(definitionsOf(cli));
   // Help, in docker's layout: `docker help leak [CMD]` runs `docker-leak help leak [CMD]`;
   // `docker leak help CMD`, `-h`/`--help` anywhere before `--`, and a bare group or root.
   let wantsHelp = false;

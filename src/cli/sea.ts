@@ -15,8 +15,6 @@ import {
   closeSync,
   constants,
   fstatSync,
-  lstatSync,
-  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -26,7 +24,10 @@ import {
 } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { ensurePrivateDir } from "./private-dir.js";
+
+export { cacheRoots } from "./private-dir.js";
 
 /** The asset listing the helper files and their SHA-256 (written by scripts/build-sea.mjs). */
 export const HELPER_MANIFEST_ASSET = "helpers.json";
@@ -50,16 +51,6 @@ export function singleExecutable(): AssetSource | undefined {
   }
 }
 
-/**
- * Cache roots, best first: $XDG_CACHE_HOME/docker-leak, else ~/.cache/docker-leak. No shared
- * directory with a predictable name (such as /tmp/docker-leak-UID): extractHelpers falls back to
- * a fresh private one.
- */
-export function cacheRoots(env: NodeJS.ProcessEnv, home: string | undefined): string[] {
-  if (env.XDG_CACHE_HOME) return [join(env.XDG_CACHE_HOME, "docker-leak")];
-  return home ? [join(home, ".cache", "docker-leak")] : [];
-}
-
 export interface ExtractOptions {
   /** Whose directories to trust (default: the current user). */
   uid?: number;
@@ -67,30 +58,6 @@ export interface ExtractOptions {
 
 const sha256Hex = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 const HELPER_FILE = /^docker-leak-helper-linux-[a-z0-9]+$/;
-
-/**
- * Creates `path` (mode 0700; missing parents too) unless it exists, then checks it: a directory,
- * not a symlink, owned by `uid`, not writable by group or others. Throws when it is not.
- */
-export function ensurePrivateDir(path: string, uid: number): void {
-  try {
-    mkdirSync(path, { mode: 0o700 });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") {
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      mkdirSync(path, { mode: 0o700 });
-    } else if (code !== "EEXIST") {
-      throw err;
-    }
-  }
-  const st = lstatSync(path);
-  if (!st.isDirectory()) throw new Error(`${path} is not a directory (a symlink or a file); not using it`);
-  if (st.uid !== uid) throw new Error(`${path} belongs to uid ${st.uid}, not ${uid}; not using it`);
-  if (st.mode & 0o022) {
-    throw new Error(`${path} is writable by others (mode ${(st.mode & 0o777).toString(8)}); not using it`);
-  }
-}
 
 /** The SHA-256 of the regular file at `path` (a symlink is not followed), or undefined. */
 function fileDigest(path: string): string | undefined {

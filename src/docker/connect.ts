@@ -99,32 +99,22 @@ export function isStreamingRequest(path: string): boolean {
  * Connections through `docker system dial-stdio` (an ssh:// daemon: one ssh handshake and one
  * remote docker process each, about a second apiece): every ordinary request of the run shares
  * one kept-alive connection (they queue, one at a time, which costs a round trip each rather than
- * a handshake); a streaming request (an attach) gets one more for its duration. So a run makes
- * at most two at a time, where Node's pool made one per request in flight.
+ * a handshake), the helper's output included (DockerodeClient reads it with a logs request rather
+ * than an attach). A request that streams until the daemon ends it (events, an attach, a wait)
+ * gets one more for its duration. So a scan makes one connection, where Node's pool made one per
+ * request in flight.
  */
 export class DialStdioAgent extends Agent {
   /** dial-stdio processes started so far (tests and the benchmark read it). */
   dials = 0;
   private readonly streams: Agent;
   private controlDir?: string;
-  private spare?: Socket;
 
   constructor(private readonly opts: ConnectOptions) {
     super({ ...LOCAL_AGENT, maxSockets: 1, maxFreeSockets: 1 });
     this.streams = new Agent({ ...LOCAL_AGENT, keepAlive: false });
-    (this as unknown as { createConnection: () => Socket }).createConnection = () => {
-      // Nearly every command attaches to a helper: its connection is dialled beside the first
-      // one, so that its handshake overlaps instead of following.
-      if (this.dials > 0) return this.dial();
-      const first = this.dial();
-      this.spare = this.dial(false);
-      return first;
-    };
-    (this.streams as unknown as { createConnection: () => Socket }).createConnection = () => {
-      const spare = this.spare;
-      this.spare = undefined;
-      return spare && !spare.destroyed ? spare : this.dial();
-    };
+    (this as unknown as { createConnection: () => Socket }).createConnection = () => this.dial();
+    (this.streams as unknown as { createConnection: () => Socket }).createConnection = () => this.dial();
   }
 
   /** Node's ClientRequest hands every request to its agent here; streaming ones go to their own pool. */
@@ -135,16 +125,13 @@ export class DialStdioAgent extends Agent {
   }
 
   override destroy(): void {
-    this.spare?.destroy();
-    this.spare = undefined;
     this.streams.destroy();
     super.destroy();
   }
 
-  /** `master`: may become the ssh control master (the spare beside the first one may not). */
-  private dial(master = true): Socket {
+  private dial(): Socket {
     this.dials++;
-    const [command, args] = this.command(master);
+    const [command, args] = this.command();
     const child = spawn(command, args, {
       stdio: ["pipe", "pipe", "inherit"],
       env: this.opts.env ?? process.env,
@@ -175,7 +162,7 @@ export class DialStdioAgent extends Agent {
    * one ssh connection (ControlMaster, in a private directory), so only the first pays the handshake;
    * the master outlives its first user by ControlPersist and then exits by itself.
    */
-  private command(master: boolean): [string, string[]] {
+  private command(): [string, string[]] {
     const ssh = this.opts.ssh ?? sshTarget(this.opts.endpoint);
     if (!ssh) return [this.opts.dockerBinary ?? "docker", [...this.opts.rawGlobals, "system", "dial-stdio"]];
     this.controlDir ??= controlDirectory();
@@ -185,8 +172,7 @@ export class DialStdioAgent extends Agent {
         "-o",
         "ConnectTimeout=30",
         "-o",
-        // "no" still uses a master that is up, and otherwise connects by itself, silently.
-        `ControlMaster=${master ? "auto" : "no"}`,
+        "ControlMaster=auto",
         "-o",
         `ControlPath=${join(this.controlDir, "%C")}`,
         "-o",

@@ -61,6 +61,16 @@ export class DockerodeClient implements DockerClient {
    */
   private readonly removedByUs = new Set<string>();
   private readonly attachEnded = new Map<string, Promise<void>>();
+  /**
+   * Over dial-stdio a helper's output is not attached to (an attach takes its connection over
+   * for good, so it would need a second connection: a second ssh session, about a second each):
+   * the helper logs to its own json-file and the output is read, once it has started, by a logs
+   * request that follows it to its exit on the one shared connection. Here: the output streams
+   * of created helpers, fed once the container has started.
+   */
+  private readonly pendingOutput = new Map<string, (source: NodeJS.ReadableStream) => void>();
+  /** The logs requests in flight, destroyed when their container is removed early (a stop). */
+  private readonly outputSources = new Map<string, NodeJS.ReadableStream & { destroy(): void }>();
   private readonly fewConnections: boolean;
 
   constructor(
@@ -195,15 +205,29 @@ export class DockerodeClient implements DockerClient {
   async createContainer(spec: ContainerSpec): Promise<string> {
     const hostConfig = (spec.HostConfig ?? {}) as Record<string, unknown>;
     const removeOurselves = this.fewConnections && hostConfig.AutoRemove === true;
-    const sent = removeOurselves ? { ...spec, HostConfig: { ...hostConfig, AutoRemove: false } } : spec;
+    const readLogs = this.fewConnections && spec.AttachStdout === true;
+    const sent = {
+      ...spec,
+      HostConfig: {
+        ...hostConfig,
+        ...(removeOurselves ? { AutoRemove: false } : {}),
+        // Explicit limits: a daemon's default log options (e.g. max-size=10m, max-file=1) would
+        // otherwise apply and could cut a large output short.
+        ...(readLogs
+          ? { LogConfig: { Type: "json-file", Config: { "max-size": "1g", "max-file": "1" } } }
+          : {}),
+      },
+    };
     const c = await this.call("create container", () =>
       this.docker.createContainer(sent as Docker.ContainerCreateOptions),
     );
     if (removeOurselves) this.removedByUs.add(c.id);
+    if (readLogs) this.pendingOutput.set(c.id, () => undefined);
     return c.id;
   }
 
   async attachContainer(id: string): Promise<AttachedStreams> {
+    if (this.pendingOutput.has(id)) return this.outputAfterStart(id);
     const stream = (await this.call("attach", () =>
       this.docker.getContainer(id).attach({ stream: true, stdout: true, stderr: true }),
     )) as NodeJS.ReadWriteStream;
@@ -228,8 +252,56 @@ export class DockerodeClient implements DockerClient {
     return { stdout, stderr, ended };
   }
 
+  /** The output of a helper created here, read by a logs request once it has started. */
+  private outputAfterStart(id: string): AttachedStreams {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const demux = new StreamDemuxer(
+      (c) => stdout.write(c),
+      (c) => stderr.write(c),
+    );
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => {
+      done = () => {
+        this.outputSources.delete(id);
+        stdout.end();
+        stderr.end();
+        resolve();
+      };
+    });
+    this.pendingOutput.set(id, (source) => {
+      source.on("data", (chunk: Buffer) => demux.push(chunk));
+      source.on("end", done);
+      source.on("close", done);
+      source.on("error", (err: Error) => {
+        // A cut-off output must not pass for a whole one.
+        stdout.destroy(classifyDaemonError(err, this.endpoint, `read the output of ${id}`));
+        done();
+      });
+    });
+    this.attachEnded.set(id, ended);
+    return { stdout, stderr, ended };
+  }
+
   async startContainer(id: string): Promise<void> {
     await this.call("start container", () => this.docker.getContainer(id).start());
+    const feed = this.pendingOutput.get(id);
+    if (!feed) return;
+    this.pendingOutput.delete(id);
+    // Not awaited: it answers when the container exits (the runner waits for the output's end).
+    this.docker
+      .getContainer(id)
+      .logs({ follow: true, stdout: true, stderr: true })
+      .then((source) => {
+        const stream = source as unknown as NodeJS.ReadableStream & { destroy(): void };
+        this.outputSources.set(id, stream);
+        feed(stream);
+      })
+      .catch((err: unknown) => {
+        const failed = new PassThrough();
+        feed(failed);
+        failed.destroy(err as Error);
+      });
   }
 
   async waitContainer(id: string, condition?: "next-exit" | "removed"): Promise<number> {
@@ -279,6 +351,10 @@ export class DockerodeClient implements DockerClient {
   }
 
   async removeContainer(id: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+    // Removed before its exit (a stop or a timeout): the logs request following it holds the
+    // shared connection until the exit; without it the removal gets a connection of its own.
+    this.outputSources.get(id)?.destroy();
+    this.pendingOutput.delete(id);
     await this.call(`remove container ${id}`, () =>
       this.docker.getContainer(id).remove({ force: opts.force ?? false, v: opts.volumes ?? false }),
     );

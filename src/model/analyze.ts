@@ -631,6 +631,7 @@ const resourceKey = (r: Resource): string => `${r.kind}\0${r.path}`;
 class FactFinder {
   private readonly groups = new PeerGroups();
   private readonly originals = new Map<string, MountinfoEntry>();
+  private readonly originalParents = new Map<string, MountPropagation | null>();
   private readonly daemonGroups = new Set<number>();
   private readonly nsReceives = new Map<number, boolean>();
   private readonly daemonInHostNamespace: boolean | null;
@@ -662,8 +663,14 @@ class FactFinder {
     target: Target,
   ): CauseFacts {
     const kind = holderKind(holder);
-    const original = this.originals.get(resourceKey(resource)) ?? null;
-    const originalParent = this.originalParent(resource, original);
+    const key = resourceKey(resource);
+    const original = this.originals.get(key) ?? null;
+    // One per resource, however many namespaces hold a copy of it.
+    let originalParent = this.originalParents.get(key);
+    if (originalParent === undefined) {
+      originalParent = this.originalParent(resource, original);
+      this.originalParents.set(key, originalParent);
+    }
     const copyParentEntry = ns.table.byId.get(mount.entry.parentId);
     const copyParent =
       copyParentEntry && copyParentEntry !== mount.entry ? propagationOf(copyParentEntry) : null;

@@ -198,18 +198,21 @@ export function* renderScanJson(view: ScanView): Generator<string> {
   // escapeJsonText: DEL, C1 controls, U+2028/2029 and bidi controls as \uXXXX (see escape.ts).
   const headText = escapeJsonText(JSON.stringify(head));
   // Findings are serialised one by one (no second copy of the report in memory) and written in
-  // chunks of about 64 KiB (one write per finding costs a system call each).
-  let chunk = `${headText.slice(0, -1)},"findings":[`;
+  // chunks of about 64 KiB (one write per finding costs a system call each). A chunk is escaped
+  // as a whole: the characters escaped occur only inside string literals, and one pass over a
+  // chunk costs less than one per finding.
+  yield `${headText.slice(0, -1)},"findings":[`;
+  let chunk = "";
   let first = true;
   for (const f of view.findings) {
-    chunk += `${first ? "" : ","}${escapeJsonText(JSON.stringify(f))}`;
+    chunk += `${first ? "" : ","}${JSON.stringify(f)}`;
     first = false;
     if (chunk.length >= JSON_CHUNK) {
-      yield chunk;
+      yield escapeJsonText(chunk);
       chunk = "";
     }
   }
-  if (chunk) yield chunk;
+  if (chunk) yield escapeJsonText(chunk);
   const tail = {
     detached: report.detached,
     stats: report.stats,
