@@ -71,6 +71,7 @@ export class DockerodeClient implements DockerClient {
   private readonly pendingOutput = new Map<string, (source: NodeJS.ReadableStream) => void>();
   /** The logs requests in flight, destroyed when their container is removed early (a stop). */
   private readonly outputSources = new Map<string, NodeJS.ReadableStream & { destroy(): void }>();
+  private readonly cutByUs = new Set<string>();
   private readonly fewConnections: boolean;
 
   constructor(
@@ -264,6 +265,7 @@ export class DockerodeClient implements DockerClient {
     const ended = new Promise<void>((resolve) => {
       done = () => {
         this.outputSources.delete(id);
+        this.cutByUs.delete(id);
         stdout.end();
         stderr.end();
         resolve();
@@ -274,8 +276,10 @@ export class DockerodeClient implements DockerClient {
       source.on("end", done);
       source.on("close", done);
       source.on("error", (err: Error) => {
-        // A cut-off output must not pass for a whole one.
-        stdout.destroy(classifyDaemonError(err, this.endpoint, `read the output of ${id}`));
+        // A cut-off output must not pass for a whole one, unless we cut it (removeContainer).
+        if (!this.cutByUs.delete(id)) {
+          stdout.destroy(classifyDaemonError(err, this.endpoint, `read the output of ${id}`));
+        }
         done();
       });
     });
@@ -353,7 +357,11 @@ export class DockerodeClient implements DockerClient {
   async removeContainer(id: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     // Removed before its exit (a stop or a timeout): the logs request following it holds the
     // shared connection until the exit; without it the removal gets a connection of its own.
-    this.outputSources.get(id)?.destroy();
+    const following = this.outputSources.get(id);
+    if (following) {
+      this.cutByUs.add(id);
+      following.destroy();
+    }
     this.pendingOutput.delete(id);
     await this.call(`remove container ${id}`, () =>
       this.docker.getContainer(id).remove({ force: opts.force ?? false, v: opts.volumes ?? false }),

@@ -11,7 +11,19 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BUNDLE, PRIVATE_ROOT, PRIVATE_SOCKET, requireDaemon } from "../support/daemon.js";
+import { DockerodeClient } from "../../src/docker/dockerode-client.js";
+import {
+  BUNDLE,
+  dockerOk,
+  PRIVATE_ROOT,
+  PRIVATE_SOCKET,
+  privateNamespaceHolder,
+  requireDaemon,
+  Scope,
+  TEST_IMAGE,
+  uniqueName,
+  waitForOwnNamespace,
+} from "../support/daemon.js";
 
 let dir: string;
 
@@ -97,5 +109,89 @@ sock.on("close", () => process.exit(0));
         "system",
         "dial-stdio",
       ]);
+  });
+  const overSsh = () => ({
+    ...process.env,
+    PATH: `${dir}:${process.env.PATH}`,
+    DOCKER_HOST: "ssh://dlt@example.invalid",
+    DOCKER_CONTEXT: undefined,
+  });
+  const helpers = () =>
+    dockerOk(["ps", "-aq", "--filter", "label=io.docker-leak.helper"]).split("\n").filter(Boolean);
+
+  it("a scan over ssh:// finds a real leak and reads the helper's whole output on that one connection", async () => {
+    const scope = new Scope();
+    try {
+      const name = scope.container(uniqueName("ssh-leak"));
+      const id = dockerOk(["run", "-d", "--name", name, "--ipc", "shareable", TEST_IMAGE, "sleep", "600"]);
+      const holder = privateNamespaceHolder(scope);
+      await waitForOwnNamespace(holder);
+      dockerOk(["kill", name]);
+      writeFileSync(join(dir, "ssh.log"), "");
+      const before = new Set(helpers());
+      const r = spawnSync(process.execPath, [BUNDLE, "leak", "scan", "--format", "json", name], {
+        encoding: "utf8",
+        env: overSsh(),
+        timeout: 120_000,
+      });
+      assert.equal(r.status, 3, `stderr: ${r.stderr}`);
+      const report = JSON.parse(r.stdout);
+      const shm = report.findings.filter(
+        (f: { target: { id: string }; resource: { kind: string }; holder: { pids: number[] } }) =>
+          f.target.id === id && f.resource.kind === "shm" && f.holder.pids.includes(holder),
+      );
+      assert.equal(shm.length, 1, r.stdout);
+      // The helper's summary record came through (the output is checked to be whole).
+      assert.ok(report.stats.processes > 0, r.stdout);
+      assert.equal(calls("ssh.log").length, 1, JSON.stringify(calls("ssh.log")));
+      assert.deepEqual(
+        helpers().filter((h) => !before.has(h)),
+        [],
+      );
+    } finally {
+      scope.cleanup();
+    }
+  });
+
+  it("a container whose output follows it on the one connection can still be removed before it exits", {
+    timeout: 60_000,
+  }, async () => {
+    writeFileSync(join(dir, "ssh.log"), "");
+    const client = new DockerodeClient(
+      { host: "ssh://dlt@example.invalid", context: "default", source: "test", configDir: dir },
+      { rawGlobals: [], env: overSsh() },
+    );
+    const scope = new Scope();
+    try {
+      const name = scope.container(uniqueName("ssh-follow"));
+      const id = await client.createContainer({
+        name,
+        Image: TEST_IMAGE,
+        Cmd: ["sh", "-c", "echo started; exec sleep 600"],
+        Labels: {},
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: { AutoRemove: true, LogConfig: { Type: "none", Config: {} }, NetworkMode: "none" },
+      });
+      const streams = await client.attachContainer(id);
+      let out = "";
+      const started = new Promise<void>((resolve) =>
+        streams.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("started\n")) resolve();
+        }),
+      );
+      await client.startContainer(id);
+      await started;
+      // The logs request now holds the shared connection until the container exits.
+      await client.removeContainer(id, { force: true });
+      await streams.ended;
+      assert.equal(out, "started\n");
+      assert.equal(spawnSync("docker", ["-H", `unix://${PRIVATE_SOCKET}`, "inspect", id]).status, 1);
+      // The shared connection and one for the removal.
+      assert.equal(calls("ssh.log").length, 2, JSON.stringify(calls("ssh.log")));
+    } finally {
+      scope.cleanup();
+    }
   });
 });
