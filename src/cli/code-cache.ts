@@ -15,21 +15,11 @@
  * `DOCKER_LEAK_CODE_CACHE=0` turns it off.
  */
 import { createHash, randomBytes } from "node:crypto";
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
-import { ensurePrivateDir } from "./private-dir.js";
+import { ensurePrivateDir, readRegularFile } from "./private-dir.js";
 
 /** What became of the cache: used, absent (made at save), rejected by V8 (remade), or not used. */
 export type CodeCacheState = "hit" | "miss" | "rejected" | "off";
@@ -43,20 +33,9 @@ export interface CachedModule {
 
 const CACHE_FILE = /^main-[0-9a-f]{32}\.v8$/;
 
-/** The cache file's bytes when it is a regular file of ours (a symlink is not followed). */
+/** The cache file's bytes when it is a regular file of ours that nobody else can write. */
 function readCache(path: string, uid: number): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    return st.isFile() && st.uid === uid && !(st.mode & 0o022) ? readFileSync(fd) : undefined;
-  } finally {
-    closeSync(fd);
-  }
+  return readRegularFile(path, (st) => st.uid === uid && !(st.mode & 0o022));
 }
 
 /** Writes `data` as `path` (a unique name renamed: a concurrent run never reads half a file). */

@@ -4,7 +4,16 @@
  * by nobody else: a file another user could plant there would be run (helpers) or trusted as
  * compiled code (the code cache).
  */
-import { lstatSync, mkdirSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  type Stats,
+} from "node:fs";
 import { dirname, join } from "node:path";
 
 /**
@@ -37,5 +46,27 @@ export function ensurePrivateDir(path: string, uid: number): void {
   if (st.uid !== uid) throw new Error(`${path} belongs to uid ${st.uid}, not ${uid}; not using it`);
   if (st.mode & 0o022) {
     throw new Error(`${path} is writable by others (mode ${(st.mode & 0o777).toString(8)}); not using it`);
+  }
+}
+
+/**
+ * The bytes of the regular file at `path` when `accept` takes its status (a symlink is not
+ * followed; the status is of the file opened, not of a name that may change), or undefined.
+ */
+export function readRegularFile(
+  path: string,
+  accept: (st: Stats) => boolean = () => true,
+): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    return st.isFile() && accept(st) ? readFileSync(fd) : undefined;
+  } finally {
+    closeSync(fd);
   }
 }

@@ -10,22 +10,11 @@
  * none is, the helpers go into a fresh private temporary directory, removed at exit.
  */
 import { createHash, randomBytes } from "node:crypto";
-import {
-  chmodSync,
-  closeSync,
-  constants,
-  fstatSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensurePrivateDir } from "./private-dir.js";
+import { ensurePrivateDir, readRegularFile } from "./private-dir.js";
 
 export { cacheRoots } from "./private-dir.js";
 
@@ -61,17 +50,8 @@ const HELPER_FILE = /^docker-leak-helper-linux-[a-z0-9]+$/;
 
 /** The SHA-256 of the regular file at `path` (a symlink is not followed), or undefined. */
 function fileDigest(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch {
-    return undefined;
-  }
-  try {
-    return fstatSync(fd).isFile() ? sha256Hex(readFileSync(fd)) : undefined;
-  } finally {
-    closeSync(fd);
-  }
+  const data = readRegularFile(path);
+  return data && sha256Hex(data);
 }
 
 /** Makes every helper of the manifest in `dir` equal to its asset (checked, rewritten if not). */
