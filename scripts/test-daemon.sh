@@ -93,6 +93,11 @@ start() {
   need_root start
   install_packages
   mkdir -p "$RUN_DIR" "$DATA_ROOT"
+  # A daemon left running at these paths without the listener asked for (its certificates new).
+  if [ -n "${DOCKER_LEAK_TEST_TLS:-}" ] && [ ! -s "$DOCKER_LEAK_TEST_TLS/port" ] && answers; then
+    say "restarting the daemon at $HOST to listen with TLS"
+    stop
+  fi
   if answers; then
     say "reusing the private daemon at $HOST (pid $(daemon_pid))"
   else
