@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Figures for BENCHMARKS.md ("Remote daemons and fleets"): wall time and ssh connections of a scan
 # of one daemon reached locally (unix://) and over ssh:// (a private sshd on 127.0.0.1,
-# scripts/test-sshd.sh), `docker ps` over the same ssh:// for reference, and the wall time of
-# `scan --context …` over 1, 2 and 3 daemons against the slowest single scan. Starts two private
-# dockerds of its own (scripts/test-daemon.sh with their own roots) and removes all it made.
+# scripts/test-sshd.sh) and over tcp:// with --tlsverify (the first daemon also listens on
+# 127.0.0.1, certificates by scripts/test-tls.sh; connections counted by `strace -f -e connect`),
+# `docker ps` over the same ssh:// and tcp:// for reference, and the wall time of `scan --context …`
+# over 1, 2 and 3 daemons against the slowest single scan. Starts two private dockerds of its own
+# (scripts/test-daemon.sh with their own roots) and removes all it made.
 #
 #   sudo scripts/bench-fleet.sh            # RUNS=5 by default
 #   B_PLUGIN=/path/to/other/dist/docker-leak.cjs sudo scripts/bench-fleet.sh   # also that build over ssh
@@ -20,7 +22,12 @@ export DOCKER_CONFIG=$work/config
 export DOCKER_HOST=unix:///nonexistent/dlt-bench-default.sock
 unset DOCKER_CONTEXT
 daemons=(a b)
-daemon() { DOCKER_LEAK_TEST_ROOT=/var/lib/dlt-bench-$1/root DOCKER_LEAK_TEST_RUN=/run/dlt-bench-$1 scripts/test-daemon.sh "$2"; }
+tls=$work/tls
+daemon() {
+  # The first daemon also listens on tcp:// with TLS.
+  DOCKER_LEAK_TEST_TLS=$([ "$1" = a ] && echo "$tls") DOCKER_LEAK_TEST_ROOT=/var/lib/dlt-bench-$1/root \
+    DOCKER_LEAK_TEST_RUN=/run/dlt-bench-$1 scripts/test-daemon.sh "$2"
+}
 cleanup() {
   scripts/test-sshd.sh stop "$sshdir" 2>/dev/null || true
   for d in "${daemons[@]}"; do
@@ -30,6 +37,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir "$tls"
+scripts/test-tls.sh certs "$tls"
 
 for d in "${daemons[@]}"; do daemon "$d" start >/dev/null 2>&1; done
 url=$(scripts/test-sshd.sh start "$sshdir" unix:///run/dlt-bench-a/docker.sock)
@@ -37,8 +47,10 @@ export PATH=$sshdir/bin:$PATH
 docker context create ba --docker host=unix:///run/dlt-bench-a/docker.sock >/dev/null
 docker context create bb --docker host=unix:///run/dlt-bench-b/docker.sock >/dev/null
 docker context create bssh --docker "host=$url" >/dev/null
+tcp=tcp://127.0.0.1:$(cat "$tls/port")
+docker context create btls --docker "host=$tcp,ca=$tls/ca.pem,cert=$tls/cert.pem,key=$tls/key.pem" >/dev/null
 # The helper image is loaded once per daemon before timing.
-for c in ba bb bssh; do node "$PLUGIN" --context "$c" leak scan >/dev/null 2>&1 || true; done
+for c in ba bb bssh btls; do node "$PLUGIN" --context "$c" leak scan >/dev/null 2>&1 || true; done
 
 ms() { date +%s%3N; }
 connections() { scripts/test-sshd.sh connections "$sshdir"; }
@@ -71,6 +83,8 @@ time_of "docker leak scan, unix:// (local)" node "$PLUGIN" --context ba leak sca
 time_of "docker leak scan, ssh:// (same daemon)" node "$PLUGIN" --context bssh leak scan
 time_of "docker ps, ssh:// (reference)" docker --context bssh ps
 time_of "docker leak version, ssh://" node "$PLUGIN" --context bssh leak version
+time_of "docker leak scan, tcp:// with TLS (same daemon)" node "$PLUGIN" --context btls leak scan
+time_of "docker ps, tcp:// with TLS (reference)" docker --context btls ps
 if [ -n "${B_PLUGIN:-}" ]; then
   time_of "B: docker leak scan, ssh:// ($B_PLUGIN)" node "$B_PLUGIN" --context bssh leak scan
 fi
@@ -87,3 +101,18 @@ for set in ba ba,bb ba,bb,bssh; do
   printf '| %s (%s) | %s ms | %s ms | %s |\n' "$(tr ',' '\n' <<<"$set" | wc -l)" "$set" "$fleet" "$slowest" \
     "$(awk -v a="$fleet" -v b="$slowest" 'BEGIN { printf "%.2f", a / b }')"
 done
+
+# connects PATTERN CMD…: the connect() calls of CMD and its children whose address matches.
+connects() {
+  local pattern=$1
+  shift
+  strace -f -qq -e trace=connect -o "$work/strace" "$@" >/dev/null 2>&1 || true
+  grep -c -- "$pattern" "$work/strace" || true
+}
+port=${tcp##*:}
+echo
+echo "| what | connections to the daemon (strace -f -e connect) |"
+echo "| --- | --- |"
+printf '| docker leak scan, tcp:// with TLS | %s TCP |\n' "$(connects "sin_port=htons($port)" node "$PLUGIN" --context btls leak scan)"
+printf '| docker ps, tcp:// with TLS | %s TCP |\n' "$(connects "sin_port=htons($port)" docker --context btls ps)"
+printf '| docker leak scan, unix:// | %s unix |\n' "$(connects "/run/dlt-bench-a/docker.sock" node "$PLUGIN" --context ba leak scan)"

@@ -14,7 +14,11 @@
 # Overridable: DOCKER_LEAK_TEST_ROOT (data-root), DOCKER_LEAK_TEST_RUN (exec-root, socket, pidfile),
 # DOCKER_LEAK_TEST_DAEMON_FLAGS (extra dockerd flags, e.g. --userns-remap=default for a second daemon),
 # DOCKER_LEAK_TEST_MOUNTNS=private (a second daemon in a mount namespace of its own whose `/` is
-# private, as on a host without systemd, whatever the host's is; its mounts go with it).
+# private, as on a host without systemd, whatever the host's is; its mounts go with it),
+# DOCKER_LEAK_TEST_TLS=DIR (certificates of scripts/test-tls.sh: the daemon also listens on
+# 127.0.0.1 on a free port, written to DIR/port, with --tlsverify; the socket is opened in the
+# host's network namespace and handed to dockerd as fd://, socket activation, since dockerd lives
+# in a namespace of its own).
 set -euo pipefail
 
 # Not below a path that starts with /var/lib/docker: dockerd (20.10) finds the mount its root lies
@@ -89,6 +93,11 @@ start() {
   need_root start
   install_packages
   mkdir -p "$RUN_DIR" "$DATA_ROOT"
+  # A daemon left running at these paths without the listener asked for (its certificates new).
+  if [ -n "${DOCKER_LEAK_TEST_TLS:-}" ] && [ ! -s "$DOCKER_LEAK_TEST_TLS/port" ] && answers; then
+    say "restarting the daemon at $HOST to listen with TLS"
+    stop
+  fi
   if answers; then
     say "reusing the private daemon at $HOST (pid $(daemon_pid))"
   else
@@ -110,14 +119,30 @@ start() {
     # start`, dockerd and its containerd would inherit the lock's descriptor and hold the lock for
     # as long as they live, so that nobody else could ever take it.
     close_inherited_fds
-    setsid unshare "${ns[@]}" sh -c 'ip link set lo up 2>/dev/null; exec "$@"' sh dockerd \
+    local tls=() listen=()
+    if [ -n "${DOCKER_LEAK_TEST_TLS:-}" ]; then
+      local t=$DOCKER_LEAK_TEST_TLS
+      tls=(--host fd:// --tlsverify --tlscacert "$t/ca.pem" --tlscert "$t/server-cert.pem" --tlskey "$t/server-key.pem")
+      # A listening socket on fd 3 for dockerd's fd:// (LISTEN_PID is set to dockerd's own pid by
+      # the sh that execs it: setsid, unshare and sh all exec in place).
+      listen=(python3 -c 'import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(128)
+open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+os.environ["LISTEN_FDS"] = "1"
+os.execvp(sys.argv[2], sys.argv[2:])' "$t/port")
+    fi
+    "${listen[@]}" setsid unshare "${ns[@]}" sh -c 'ip link set lo up 2>/dev/null; [ -z "${LISTEN_FDS:-}" ] || export LISTEN_PID=$$; exec "$@"' sh dockerd \
       --data-root "$DATA_ROOT" \
       --exec-root "$EXEC_ROOT" \
       --host "$HOST" \
       --pidfile "$PIDFILE" \
       --iptables=false --ip6tables=false --ip-masq=false \
       --storage-driver overlay2 \
-      ${DOCKER_LEAK_TEST_DAEMON_FLAGS:-} \
+      "${tls[@]}" ${DOCKER_LEAK_TEST_DAEMON_FLAGS:-} \
       >"$LOG" 2>&1 </dev/null &
     for _ in $(seq 150); do
       answers && break

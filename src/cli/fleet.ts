@@ -15,6 +15,7 @@ import {
   localFiles,
   resolveEndpoint,
 } from "../docker/endpoint.js";
+import { explainTlsError } from "../docker/tls-error.js";
 import { LeakError, UsageError } from "../errors.js";
 import type { ScanReport } from "../model/findings.js";
 import { type NodeFacts, routeNodes } from "../model/swarm.js";
@@ -134,6 +135,8 @@ export async function runFleetScanCommand(
     now: () => new Date(),
   });
   const config = globals.config ? ["--config", globals.config] : [];
+  // Each member's endpoint, to explain its failure in its terms (a TLS handshake's).
+  const endpoints = new Map<string, Endpoint>();
   const ofContext = (name: string): FleetMember => {
     // Checked before anything runs: an unknown context is the user's mistake.
     const endpoint = resolveEndpoint({
@@ -141,6 +144,7 @@ export async function runFleetScanCommand(
       env: ctx.env,
       files: localFiles,
     });
+    endpoints.set(name, endpoint);
     return {
       context: name,
       endpoint: endpoint.host,
@@ -161,6 +165,7 @@ export async function runFleetScanCommand(
           env: ctx.env,
           files: localFiles,
         });
+        endpoints.set(route.node.hostname, endpoint);
         return {
           context: route.node.hostname,
           endpoint: endpoint.host,
@@ -187,6 +192,8 @@ export async function runFleetScanCommand(
       scan,
       parallel,
       signal: ctx.interrupts.signal,
+      // --timeout bounds each daemon's whole scan too (its helper runs are bounded within it).
+      deadlineMs: flags.timeoutMs,
       onState: (context, state, event) => {
         const detail = event ? progressText(event) : null;
         progress.update(context, detail ? `${state}: ${detail}` : state);
@@ -194,6 +201,10 @@ export async function runFleetScanCommand(
     });
   } finally {
     progress.done();
+  }
+  for (const r of results) {
+    const endpoint = endpoints.get(r.context);
+    if (r.status === "error" && endpoint) r.error = explainTlsError(r.error, endpoint) ?? r.error;
   }
   if (results.length === 1) {
     const only = results[0]!;

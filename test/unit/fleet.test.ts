@@ -5,7 +5,9 @@ import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { makeChalk } from "../../src/cli/color.js";
 import { contextNames, fleetProgress, parseParallel, refuseFleetFlags } from "../../src/cli/fleet.js";
-import { type FleetMember, runFleetScan } from "../../src/core/fleet.js";
+import type { CoreDeps } from "../../src/core/deps.js";
+import { DaemonTimeoutError, type FleetMember, runFleetScan } from "../../src/core/fleet.js";
+import type { DockerClient } from "../../src/docker/client.js";
 import { listContextNames } from "../../src/docker/endpoint.js";
 import { DaemonError, InterruptedError, UsageError } from "../../src/errors.js";
 import { analyze } from "../../src/model/analyze.js";
@@ -20,7 +22,8 @@ import {
   renderFleetTable,
 } from "../../src/render/fleet.js";
 import { parseFormat, renderTemplate, TemplateError } from "../../src/render/template.js";
-import { loadFixture } from "./fixtures.js";
+import { FakeDocker } from "../support/fake-docker.js";
+import { fakeHelper, loadFixture } from "./fixtures.js";
 
 const plain = makeChalk(0);
 const reportOf = (name: string) => {
@@ -147,6 +150,118 @@ describe("runFleetScan", () => {
       InterruptedError,
     );
     assert.deepEqual(seen, ["a"]);
+  });
+});
+
+describe("runFleetScan: each daemon's deadline", { timeout: 10_000 }, () => {
+  const helper = fakeHelper();
+  const scan = { targets: [], deep: false };
+  /** A daemon that accepted the connection and never answers anything. */
+  const stuck = (): DockerClient =>
+    new Proxy(
+      { endpoint: { host: "unix:///stuck.sock", context: "stuck", source: "the test", configDir: "/x" } },
+      {
+        get: (target, key) =>
+          key in target ? target[key as keyof typeof target] : () => new Promise(() => undefined),
+      },
+    ) as unknown as DockerClient;
+  const deps = (docker: DockerClient): CoreDeps => ({
+    docker,
+    helperDir: helper.dir,
+    version: "0.1.0",
+    now: () => new Date("2026-12-02T00:00:00Z"),
+  });
+  const member = (context: string, docker: () => DockerClient): FleetMember => ({
+    context,
+    endpoint: `unix:///${context}.sock`,
+    connect: () => deps(docker()),
+  });
+  /** Timers fired by the test: `fire(ms)` fires those set for ms. */
+  const manualTimers = () => {
+    const pending: { ms: number; fire: () => void; live: boolean }[] = [];
+    return {
+      setTimer: (ms: number, fire: () => void) => {
+        const t = { ms, fire, live: true };
+        pending.push(t);
+        return () => {
+          t.live = false;
+        };
+      },
+      fire(ms: number) {
+        for (const t of pending.splice(0))
+          if (t.live && t.ms === ms) t.fire();
+          else if (t.live) pending.push(t);
+      },
+      live: (ms: number) => pending.filter((t) => t.live && t.ms === ms).length,
+    };
+  };
+
+  it("a daemon that never answers times out in its entry; the other is reported", async () => {
+    const timers = manualTimers();
+    const running = runFleetScan(
+      [member("stuck", stuck), member("ok", () => helper.docker("shm-leaked-host"))],
+      { scan, parallel: 8, deadlineMs: 5000, setTimer: timers.setTimer },
+    );
+    // The working daemon finishes first (its deadline cancelled); the stuck one waits for its own.
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(timers.live(5000), 1);
+    timers.fire(5000);
+    const results = await running;
+    assert.equal(results[1]!.status, "ok");
+    assert.ok(results[1]!.report!.findings.length > 0);
+    assert.equal(results[0]!.status, "error");
+    assert.ok(results[0]!.error instanceof DaemonTimeoutError);
+    assert.equal(
+      (results[0]!.error as Error).message,
+      "timed out after 5s: the scan of this daemon was stopped",
+    );
+  });
+
+  it("a helper run past the deadline is stopped and its container removed before the entry is given up", async () => {
+    const timers = manualTimers();
+    const removed: string[] = [];
+    class HangingHelper extends FakeDocker {
+      override async startContainer(): Promise<void> {
+        // started, never exits
+      }
+      override async removeContainer(id: string): Promise<void> {
+        // The daemon takes a moment: the entry must wait for it.
+        await new Promise((r) => setTimeout(r, 30));
+        removed.push(id);
+      }
+    }
+    const base = helper.docker("shm-leaked-host");
+    const hanging = Object.setPrototypeOf(base, HangingHelper.prototype) as FakeDocker;
+    const states: string[] = [];
+    const running = runFleetScan([member("slow", () => hanging)], {
+      scan,
+      parallel: 1,
+      deadlineMs: 1000,
+      setTimer: timers.setTimer,
+      onState: (_, state, event) => states.push(event ? `${state}:${event.kind}` : state),
+    });
+    // Until the helper runs.
+    for (let i = 0; i < 100 && !states.includes("scanning:scan"); i++)
+      await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20));
+    timers.fire(1000);
+    const [result] = await running;
+    assert.ok(result!.error instanceof DaemonTimeoutError, String(result!.error));
+    assert.equal(removed.length, 1, "the helper container was removed");
+    assert.equal(timers.live(15_000), 0, "the grace ended with the scan, not by giving up");
+    assert.equal(states.at(-1), "failed");
+  });
+
+  it("without a deadline nothing is timed; a fast daemon's deadline is cancelled", async () => {
+    const timers = manualTimers();
+    const [r] = await runFleetScan([member("ok", () => helper.docker("shm-leaked-host"))], {
+      scan,
+      parallel: 1,
+      deadlineMs: 3000,
+      setTimer: timers.setTimer,
+    });
+    assert.equal(r!.status, "ok");
+    assert.equal(timers.live(3000), 0);
   });
 });
 

@@ -30,7 +30,7 @@ export class ScanCommand extends Command<LeakContext> {
 
       Severities: \`leaked\` (the owner is stopped or gone and a copy is still held), \`captured\` (the owner runs; the copy will leak when it stops), \`stale\` (the daemon's own namespace still holds it), \`pinned\` (with --deep: a detached filesystem kept alive by open files).
 
-      With --context (repeatable, or a comma list) or --all-contexts, the daemons of those contexts are scanned at the same time (--parallel), each by a helper on its own daemon; the table gets a CONTEXT column, -q prints context/ID, and a daemon that cannot be scanned is reported while the others go on.
+      With --context (repeatable, or a comma list) or --all-contexts, the daemons of those contexts are scanned at the same time (--parallel), each by a helper on its own daemon; the table gets a CONTEXT column, -q prints context/ID, and a daemon that cannot be scanned, or whose scan takes longer than --timeout, is reported while the others go on.
 
       Exit status: 0 when nothing is leaked (captured-only results exit 0), 3 when leaks were found (on any daemon), 1 on error (or when a daemon could not be scanned and none had leaks).
     `,
@@ -51,7 +51,8 @@ export class ScanCommand extends Command<LeakContext> {
     description: "Also find detached filesystems kept alive by open files (slower)",
   });
   timeout = Option.String("--timeout", DEFAULT_TIMEOUT, {
-    description: "Stop a helper run that takes longer than this (e.g. 90s, 5m)",
+    description:
+      "Stop a helper run, and with --context/--all-contexts/--swarm a daemon's whole scan, that takes longer than this (e.g. 90s, 5m)",
   });
   progress = Option.String("--progress", "auto", {
     description: "Set type of progress output (auto, plain, tty, quiet)",
