@@ -15,7 +15,6 @@ import {
   localFiles,
   resolveEndpoint,
 } from "../docker/endpoint.js";
-import { explainTlsError } from "../docker/tls-error.js";
 import { LeakError, UsageError } from "../errors.js";
 import type { ScanReport } from "../model/findings.js";
 import { type NodeFacts, routeNodes } from "../model/swarm.js";
@@ -135,8 +134,6 @@ export async function runFleetScanCommand(
     now: () => new Date(),
   });
   const config = globals.config ? ["--config", globals.config] : [];
-  // Each member's endpoint, to explain its failure in its terms (a TLS handshake's).
-  const endpoints = new Map<string, Endpoint>();
   const ofContext = (name: string): FleetMember => {
     // Checked before anything runs: an unknown context is the user's mistake.
     const endpoint = resolveEndpoint({
@@ -144,7 +141,6 @@ export async function runFleetScanCommand(
       env: ctx.env,
       files: localFiles,
     });
-    endpoints.set(name, endpoint);
     return {
       context: name,
       endpoint: endpoint.host,
@@ -165,7 +161,6 @@ export async function runFleetScanCommand(
           env: ctx.env,
           files: localFiles,
         });
-        endpoints.set(route.node.hostname, endpoint);
         return {
           context: route.node.hostname,
           endpoint: endpoint.host,
@@ -201,10 +196,6 @@ export async function runFleetScanCommand(
     });
   } finally {
     progress.done();
-  }
-  for (const r of results) {
-    const endpoint = endpoints.get(r.context);
-    if (r.status === "error" && endpoint) r.error = explainTlsError(r.error, endpoint) ?? r.error;
   }
   if (results.length === 1) {
     const only = results[0]!;

@@ -21,6 +21,7 @@ import { type ConnectOptions, dockerodeOptions, usesDialStdio } from "./connect.
 import { StreamDemuxer } from "./demux.js";
 import type { Endpoint } from "./endpoint.js";
 import { mapContainer, mapInfo, mapVersion, mapVolume } from "./map-inspect.js";
+import { explainTlsError } from "./tls-error.js";
 
 type Json = Record<string, unknown>;
 
@@ -450,6 +451,8 @@ export function mapImage(img: Json): ImageDetails {
 /** Connection failures get the CLI's wording plus how the endpoint was chosen; API errors keep the daemon's message. */
 export function classifyDaemonError(err: unknown, endpoint: Endpoint, what: string): Error {
   if (err instanceof LeakError) return err;
+  const tls = explainTlsError(err, endpoint);
+  if (tls) return tls;
   const e = err as NodeJS.ErrnoException & { statusCode?: number; json?: { message?: string } };
   const where = `${endpoint.host} (${endpoint.source})`;
   if (e.code === "EACCES" || e.code === "EPERM") {

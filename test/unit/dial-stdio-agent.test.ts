@@ -46,6 +46,8 @@ describe("isStreamingRequest", () => {
     assert.ok(!isStreamingRequest("/containers/json?all=true"));
     assert.ok(!isStreamingRequest("/containers/attach-me/json"));
     assert.ok(!isStreamingRequest("/info"));
+    // The helper's output over dial-stdio: on the shared connection (DockerodeClient).
+    assert.ok(!isStreamingRequest("/v1.41/containers/abc/logs?follow=1&stdout=1&stderr=1"));
   });
 });
 
@@ -97,7 +99,10 @@ sock.on("close", () => process.exit(0));
       req.end();
     });
 
-  it("a burst of requests and an attach in flight make two connections, ssh'd like docker does", async () => {
+  // Bounded: a relay that never answers must fail the test, not hold the suite.
+  it("a burst of requests and an attach in flight make two connections, ssh'd like docker does", {
+    timeout: 60_000,
+  }, async () => {
     const agent = new DialStdioAgent({
       rawGlobals: ["--context", "x"],
       endpoint: endpoint("ssh://root@192.0.2.1:2222"),
