@@ -88,6 +88,21 @@ time_of "docker ps, tcp:// with TLS (reference)" docker --context btls ps
 if [ -n "${B_PLUGIN:-}" ]; then
   time_of "B: docker leak scan, ssh:// ($B_PLUGIN)" node "$B_PLUGIN" --context bssh leak scan
 fi
+
+# The ssh goal, run for run: a scan over ssh:// against the local scan plus one `docker ps` over
+# the same ssh:// (the three alternate, so that the machine's drift hits them alike).
+echo
+printf 'paired (%s runs): ' "$RUNS"
+: >"$work/paired"
+for _ in $(seq "$RUNS"); do
+  t0=$(ms); node "$PLUGIN" --context ba leak scan >/dev/null 2>&1 || true; a=$(($(ms) - t0))
+  t0=$(ms); node "$PLUGIN" --context bssh leak scan >/dev/null 2>&1 || true; b=$(($(ms) - t0))
+  t0=$(ms); docker --context bssh ps >/dev/null 2>&1 || true; c=$(($(ms) - t0))
+  echo "$a $b $c" >>"$work/paired"
+done
+echo "median of ssh scan - (local scan + docker ps over ssh) = $(awk '{print $2 - $1 - $3}' "$work/paired" | median) ms" \
+  "(medians: local $(awk '{print $1}' "$work/paired" | median), ssh $(awk '{print $2}' "$work/paired" | median)," \
+  "ps $(awk '{print $3}' "$work/paired" | median) ms)"
 echo
 echo "| daemons | median wall of scan --context … | slowest single scan (median) | ratio |"
 echo "| --- | --- | --- | --- |"
