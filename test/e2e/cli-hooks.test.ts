@@ -11,9 +11,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   BUNDLE,
+  busyVolume,
   dockerOk,
-  hostMountinfoLines,
-  MOUNT_CAPABLE,
   PRIVATE_HOST,
   requireDaemon,
   Scope,
@@ -83,29 +82,8 @@ describe("hints after docker rm / docker volume rm, through the docker CLI", { s
   });
 
   it("a volume that docker volume rm cannot remove: the hint names it, and its command works", () => {
-    // The rshared recipe (rm.test.ts): a mount below _data in the daemon's namespace.
-    const volume = scope.volume(uniqueName("hooks-busy"));
-    dockerOk(["volume", "create", volume]);
-    const data = dockerOk(["volume", "inspect", "-f", "{{.Mountpoint}}", volume]);
-    scope.defer(() => spawnSync("umount", [`${data}/sub`]));
-    const c = scope.container(uniqueName("hooks-busy-user"));
-    dockerOk([
-      "run",
-      "-d",
-      "--name",
-      c,
-      "-v",
-      `${data}:/data:rshared`,
-      ...MOUNT_CAPABLE,
-      TEST_IMAGE,
-      "sh",
-      "-c",
-      "mkdir -p /data/sub && mount -t tmpfs dlt-sub /data/sub && exec sleep 600",
-    ]);
-    for (let i = 0; i < 100 && !hostMountinfoLines(`${data}/sub`).some((l) => l.pid === process.pid); i++) {
-      spawnSync("sleep", ["0.05"]);
-    }
-    dockerOk(["rm", "-f", c]);
+    // A mount below _data in the daemon's namespace (busyVolume).
+    const { volume, data } = busyVolume(scope, "hooks-busy");
 
     const r = onTerminal(["volume", "rm", volume]);
     assert.equal(r.code, 1, r.out);

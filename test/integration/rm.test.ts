@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import {
   assertCountWithin,
+  busyVolume,
   docker,
   dockerOk,
   hostMountinfoLines,
@@ -307,28 +308,7 @@ describe("docker leak volume rm", () => {
   after(() => scope.cleanup());
 
   it("removes a volume that docker volume rm cannot (a mount propagated below _data)", () => {
-    const volume = scope.volume(uniqueName("rshared"));
-    dockerOk(["volume", "create", volume]);
-    const data = dockerOk(["volume", "inspect", "-f", "{{.Mountpoint}}", volume]);
-    scope.defer(() => spawnSync("umount", [`${data}/sub`]));
-    const c = scope.container(uniqueName("rshared-user"));
-    dockerOk([
-      "run",
-      "-d",
-      "--name",
-      c,
-      "-v",
-      `${data}:/data:rshared`,
-      ...MOUNT_CAPABLE,
-      TEST_IMAGE,
-      "sh",
-      "-c",
-      "mkdir -p /data/sub && mount -t tmpfs dlt-sub /data/sub && exec sleep 600",
-    ]);
-    for (let i = 0; i < 100 && !hostMountinfoLines(`${data}/sub`).some((l) => l.pid === process.pid); i++) {
-      spawnSync("sleep", ["0.05"]);
-    }
-    dockerOk(["rm", "-f", c]);
+    const { volume, data } = busyVolume(scope, "rshared");
     const plain = docker(["volume", "rm", volume]);
     assert.equal(plain.code, 1);
     assert.match(plain.stderr, /device or resource busy/);

@@ -256,3 +256,34 @@ export function assertCountWithin(text: string, pattern: RegExp, range: { min: n
   if (n < range.min || n > range.max)
     throw new Error(`${n} is not within [${range.min}, ${range.max}] (the kernel's copies): ${m[0]}`);
 }
+
+/**
+ * A volume that `docker volume rm` cannot remove: a tmpfs mounted below its _data by a container
+ * that bound _data `rshared`, so the mount propagated into the daemon's namespace and stays after
+ * the container is gone. Returns the volume's name and its _data path.
+ */
+export function busyVolume(scope: Scope, what: string): { volume: string; data: string } {
+  const volume = scope.volume(uniqueName(what));
+  dockerOk(["volume", "create", volume]);
+  const data = dockerOk(["volume", "inspect", "-f", "{{.Mountpoint}}", volume]);
+  scope.defer(() => spawnSync("umount", [`${data}/sub`]));
+  const c = scope.container(uniqueName(`${what}-user`));
+  dockerOk([
+    "run",
+    "-d",
+    "--name",
+    c,
+    "-v",
+    `${data}:/data:rshared`,
+    ...MOUNT_CAPABLE,
+    TEST_IMAGE,
+    "sh",
+    "-c",
+    "mkdir -p /data/sub && mount -t tmpfs dlt-sub /data/sub && exec sleep 600",
+  ]);
+  for (let i = 0; i < 100 && !hostMountinfoLines(`${data}/sub`).some((l) => l.pid === process.pid); i++) {
+    spawnSync("sleep", ["0.05"]);
+  }
+  dockerOk(["rm", "-f", c]);
+  return { volume, data };
+}
