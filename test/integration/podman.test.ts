@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import type { Finding } from "../../src/model/findings.js";
 import { hostMountinfoLines, mntnsOf, plugin, uniqueName } from "../support/daemon.js";
 import type { ScanJson } from "../support/scan.js";
 
@@ -151,16 +152,40 @@ describe("docker leak on Podman", { skip }, () => {
       const shared = scope.volume(uniqueName("shared"));
       const [v1, v2] = [scope.container(uniqueName("vshare")), scope.container(uniqueName("vshare"))];
       const stopped = scope.container(uniqueName("stopped"));
-      podmanOk(["volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", shared]);
+      // A plain local volume: its binds in the containers show its _data as their root.
+      podmanOk(["volume", "create", shared]);
       podmanOk(["run", "-d", "--name", owner, "--ipc", "shareable", IMAGE, "sleep", "300"]);
       podmanOk(["run", "-d", "--name", user, "--ipc", `container:${owner}`, IMAGE, "sleep", "300"]);
       podmanOk(["run", "-d", "--name", v1, "-v", `${shared}:/data`, IMAGE, "sleep", "300"]);
       podmanOk(["run", "-d", "--name", v2, "-v", `${shared}:/data:ro`, IMAGE, "sleep", "300"]);
       podmanOk(["run", "--name", stopped, "--ipc", "shareable", IMAGE, "true"]);
+      const ours = new Set([owner, user, v1, v2, stopped, shared]);
       const r = leak(["scan", owner, user, v1, v2, stopped, shared]);
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-      assert.equal(r.stdout, "");
-      assert.match(r.stderr, /^No leaked mounts/m);
+      // A private namespace someone else made on this host meanwhile captures running containers'
+      // mounts: that is a fact, not a false positive. Nothing of ours holds anything of ours.
+      const targeted = scanJson([owner, user, v1, v2, stopped, shared]);
+      const ownHolder = (f: Finding) =>
+        f.holder.owner.kind === "container" && ours.has(f.holder.owner.name ?? "");
+      assert.deepEqual(
+        targeted.findings
+          .filter((f) => f.severity !== "captured" || ownHolder(f))
+          .map((f) => `${f.severity} ${f.target.name} ${f.resource.kind} ${f.mount?.mountPoint}`),
+        [],
+      );
+      // Unfiltered too: nothing of these, and nothing of a container Podman does not list (the
+      // helper's own mounts, made in Podman's namespace while it runs, are no container's).
+      const all = scanJson([]);
+      const wrong = all.findings.filter(
+        (f) =>
+          ours.has(f.target.name ?? "") || (f.target.kind === "container" && f.target.status === "removed"),
+      );
+      assert.deepEqual(
+        wrong.map(
+          (f) => `${f.severity} ${f.target.name ?? f.target.kind} ${f.resource.kind} ${f.resource.path}`,
+        ),
+        [],
+      );
     });
   });
 
