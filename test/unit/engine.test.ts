@@ -17,6 +17,7 @@ import {
   mapVersion,
   withLibpodInfo,
 } from "../../src/docker/map-inspect.js";
+import { busyPathFromError, isBusyError } from "../../src/model/removal.js";
 import { renderVersion } from "../../src/render/version.js";
 import { FIXTURES } from "./fixtures.js";
 
@@ -124,5 +125,29 @@ describe("the helper on Podman", () => {
     assert.ok((hc.SecurityOpt as string[]).some((o) => o.startsWith('seccomp={"defaultAction"')));
     assert.equal(hc.NetworkMode, "host");
     assert.equal(hc.IpcMode, undefined);
+  });
+});
+
+describe("Podman's removal errors (recorded)", () => {
+  const errors = recorded("engines/podman-errors.json") as Record<string, { status: number; body: Json }>;
+  const message = (k: string) => String(errors[k]?.body.message);
+
+  it("a busy volume or container removal is busy, and names the path to release", () => {
+    assert.ok(isBusyError(message("volumeBusy")));
+    assert.equal(
+      busyPathFromError(message("volumeBusy")),
+      "/var/lib/dlt-podman/root/volumes/dlt-busyvol/_data/sub",
+    );
+    assert.ok(isBusyError(message("containerBusy")));
+    assert.equal(
+      busyPathFromError(message("containerBusy")),
+      "/var/lib/dlt-podman/root/overlay-containers/a962466fc91396b2c490d0d08112ab9b0b238ad1bcd6759bc2c377510d01bf35/userdata/x",
+    );
+  });
+
+  it("a removal racing another one is answered 404 (no 'in progress' 409 as Docker's), which the removal takes as done", () => {
+    assert.equal(errors.concurrentRemoval?.status, 404);
+    assert.ok(!isBusyError(message("concurrentRemoval")));
+    assert.doesNotMatch(message("concurrentRemoval"), /in progress/);
   });
 });
