@@ -35,6 +35,8 @@ files=(test/unit/*.test.ts)
 if [ "$what" != unit ]; then
   scripts/host-snapshot.sh >"$before"
   scripts/test-daemon.sh start
+  # A private Podman service beside it (test/integration/podman.test.ts; a no-op without podman).
+  scripts/test-podman.sh start
   files+=(test/integration/*.test.ts test/e2e/*.test.ts)
 fi
 
@@ -45,6 +47,8 @@ if [ -n "${CI:-}" ]; then export FC_SEED=${FC_SEED:-20261127}; fi
 status=0
 node --import tsx --import ./test/support/fast-check-seed.ts --test --test-concurrency=1 --test-reporter=spec "${files[@]}" || status=$?
 if [ "$what" != unit ]; then
+  # Stopped before the host is compared: its containers' mounts go with it.
+  scripts/test-podman.sh stop
   scripts/host-snapshot.sh >"$after"
   if ! diff -u "$before" "$after" >&2; then
     echo "== the tests changed the host (above: - before, + after)" >&2

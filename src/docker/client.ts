@@ -4,7 +4,7 @@
  */
 import type { Readable } from "node:stream";
 import { LeakError } from "../errors.js";
-import type { ContainerInfo, DaemonFacts, VolumeInfo } from "../model/inventory.js";
+import type { ContainerInfo, DaemonFacts, Engine, VolumeInfo } from "../model/inventory.js";
 import type { Endpoint } from "./endpoint.js";
 
 /**
@@ -22,6 +22,10 @@ export class ApiError extends LeakError {
 }
 
 export interface DaemonVersion {
+  /** Recognised from /version's Components (and Platform.Name) */
+  engine: Engine;
+  /** Platform.Name ("Docker Engine - Community", Podman: "linux/amd64/debian-12"), "" when absent */
+  platform: string;
   version: string;
   apiVersion: string;
   minApiVersion: string;

@@ -23,6 +23,12 @@ export function checkDaemonSupport(daemon: DaemonFacts, endpoint: Endpoint): str
       `the daemon at ${endpoint.host} runs ${daemon.osType} containers; docker leak works with Linux daemons only`,
     );
   }
+  if (daemon.engine === "podman" && (daemon.rootless || isRootless(daemon))) {
+    throw new LeakError(
+      `the Podman service at ${endpoint.host} runs rootless: its containers live in a user namespace that cannot see the host's processes and mounts, so docker leak cannot scan or release anything there`,
+      "Point docker leak at the rootful Podman service (e.g. DOCKER_HOST=unix:///run/podman/podman.sock, as root).",
+    );
+  }
   const warnings: string[] = [];
   if (isRootless(daemon)) {
     warnings.push(

@@ -20,8 +20,10 @@ import {
 import { type ConnectOptions, dockerodeOptions, usesDialStdio } from "./connect.js";
 import { StreamDemuxer } from "./demux.js";
 import type { Endpoint } from "./endpoint.js";
-import { mapContainer, mapInfo, mapVersion, mapVolume } from "./map-inspect.js";
+import { mapContainer, mapInfo, mapVersion, mapVolume, withLibpodInfo } from "./map-inspect.js";
 import { explainTlsError } from "./tls-error.js";
+
+const obj = (v: unknown): Json => (v && typeof v === "object" && !Array.isArray(v) ? (v as Json) : {});
 
 type Json = Record<string, unknown>;
 
@@ -108,8 +110,24 @@ export class DockerodeClient implements DockerClient {
    * /version, which the daemon answers slowly (it runs runc and docker-init for their versions).
    */
   info(): Promise<DaemonFacts> {
-    this.infoCache ??= this.call("info", async () => mapInfo((await this.docker.info()) as Json));
+    this.infoCache ??= this.call("info", async () => {
+      const facts = mapInfo((await this.docker.info()) as Json);
+      if (facts.engine !== "podman") return facts;
+      // The compatible /info has no RunRoot and says nothing of rootless on old versions.
+      const libpod = await this.libpodInfo().catch(() => null);
+      return libpod ? withLibpodInfo(facts, libpod) : facts;
+    });
     return this.infoCache;
+  }
+
+  /** Podman's own /info (its libpod API, beside the compatible one). */
+  private libpodInfo(): Promise<Json> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial(
+        { path: "/v4.0.0/libpod/info", method: "GET", statusCodes: { 200: true }, options: {} },
+        (err: unknown, data: unknown) => (err ? reject(err) : resolve(obj(data))),
+      );
+    });
   }
 
   async containers(): Promise<ContainerInfo[]> {

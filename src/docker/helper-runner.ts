@@ -49,7 +49,11 @@ export function helperHostConfig(
   if (hasAppArmor(daemon)) securityOpt.push("apparmor=unconfined");
   // SELinux would deny the helper's reads of other processes' /proc entries.
   if (hasSELinux(daemon)) securityOpt.push("label=disable");
-  const seccomp = hasSeccomp(daemon);
+  // Podman's compatible API reads `seccomp=` as a file on the service's host, never inline
+  // JSON: the helper keeps Podman's default profile there (README "The helper container"),
+  // which lets through sockets, so it gets no network to reach either.
+  const podman = daemon.engine === "podman";
+  const seccomp = hasSeccomp(daemon) && !podman;
   if (seccomp) securityOpt.push(`seccomp=${JSON.stringify(helperSeccompProfile(mode))}`);
   // Scan: ptrace-read access to /proc/PID/*; a deep scan also DAC_READ_SEARCH, to list other
   // users' /proc/PID/fd. Umount: setns needs SYS_ADMIN and SYS_CHROOT; chroot to the holder's
@@ -77,6 +81,11 @@ export function helperHostConfig(
     LogConfig: { Type: "none", Config: {} },
   };
   if (usesUsernsRemap(daemon)) hostConfig.UsernsMode = "host";
+  if (podman) {
+    // Podman mounts every other container's /dev/shm in its own namespace, where a scan would
+    // see the helper's as a container's; the helper uses none.
+    hostConfig.IpcMode = "none";
+  }
   return hostConfig;
 }
 

@@ -2,7 +2,7 @@
  * Pure mappers from the Docker API's JSON (as dockerode returns it) to the model's types.
  * Unit-tested on recorded `docker inspect` output.
  */
-import type { ContainerInfo, ContainerStatus, DaemonFacts, VolumeInfo } from "../model/inventory.js";
+import type { ContainerInfo, ContainerStatus, DaemonFacts, Engine, VolumeInfo } from "../model/inventory.js";
 import type { DaemonVersion } from "./client.js";
 
 type Json = Record<string, unknown>;
@@ -78,9 +78,33 @@ export function mapVolume(inspect: Json): VolumeInfo {
   };
 }
 
+/**
+ * Podman's compatible /info: it alone carries BuildahVersion (Podman builds with Buildah) and a
+ * top-level Rootless; Docker's has neither.
+ */
+export function engineFromInfo(info: Json): Engine {
+  return typeof info.BuildahVersion === "string" || typeof info.Rootless === "boolean" ? "podman" : "docker";
+}
+
+/**
+ * The engine named by /version: Podman lists a "Podman Engine" component (Docker an "Engine"
+ * one, Docker Desktop too); without components, a platform name that says Podman.
+ */
+export function engineFromVersion(v: Json): Engine {
+  const names = arr(v.Components).map((c) => str(obj(c).Name));
+  if (names.some((n) => /^podman\b/i.test(n))) return "podman";
+  if (names.length === 0 && /podman/i.test(str(obj(v.Platform).Name))) return "podman";
+  return "docker";
+}
+
 export function mapInfo(info: Json): DaemonFacts {
   const security = arr(info.SecurityOptions).filter((s): s is string => typeof s === "string");
+  const engine = engineFromInfo(info);
   return {
+    engine,
+    ...(engine === "podman"
+      ? { rootless: info.Rootless === true || security.some((o) => o === "name=rootless") }
+      : {}),
     id: str(info.ID),
     serverVersion: str(info.ServerVersion),
     osType: str(info.OSType),
@@ -94,8 +118,22 @@ export function mapInfo(info: Json): DaemonFacts {
   };
 }
 
+/** Facts only Podman's own /libpod/info gives: its run directory, and whether it runs rootless. */
+export function withLibpodInfo(facts: DaemonFacts, libpod: Json): DaemonFacts {
+  const store = obj(libpod.store);
+  const security = obj(obj(libpod.host).security);
+  const runRoot = str(store.runRoot);
+  return {
+    ...facts,
+    ...(runRoot ? { runRoot } : {}),
+    rootless: facts.rootless === true || security.rootless === true,
+  };
+}
+
 export function mapVersion(v: Json): DaemonVersion {
   return {
+    engine: engineFromVersion(v),
+    platform: str(obj(v.Platform).Name),
     version: str(v.Version),
     apiVersion: str(v.ApiVersion),
     minApiVersion: str(v.MinAPIVersion),

@@ -271,6 +271,7 @@ export function analyze({
   return {
     scannedAt: now ? now.toISOString() : null,
     daemon: {
+      engine: inventory.daemon.engine ?? "docker",
       rootDir: index.rootDir,
       execRoot: daemon.execRoot,
       namespace: daemon.namespace,
@@ -485,9 +486,9 @@ function sharesWith(holder: ContainerInfo, resource: Resource, index: ResourceIn
   if (resource.kind === "shm" && refersTo(holder.ipcMode)) return true;
   if (resource.kind === "container-file") {
     if (refersTo(holder.networkMode)) return true;
-    const dir = `${index.containerDir(resource.containerId)}/`;
+    const dirs = index.containerDirs(resource.containerId).map((d) => `${d}/`);
     return [holder.hostsPath, holder.resolvConfPath, holder.hostnamePath].some(
-      (p) => p !== undefined && p !== "" && normalizeHostPath(p).startsWith(dir),
+      (p) => p !== undefined && p !== "" && dirs.some((dir) => normalizeHostPath(p).startsWith(dir)),
     );
   }
   return false;

@@ -24,12 +24,15 @@ export interface DaemonLocation {
   /** A dockerd process in that namespace, for naming it (never used to find the namespace) */
   pid: number | null;
   foundBy: DaemonFoundBy;
+  /** The daemon's program when it is not dockerd (Podman's service), for naming it */
+  service?: "podman";
   /** --exec-root, else derived from the containers' SandboxKeys, else Docker's default */
   execRoot: string | null;
 }
 
 const DEFAULT_ROOT = "/var/lib/docker";
 const DEFAULT_EXEC_ROOT = "/run/docker";
+const PODMAN_ROOT = "/var/lib/containers/storage";
 
 /** The value of a flag in a command line (`--f v`, `--f=v`, `-g v`); the last one wins, as in pflag. */
 export function flagValue(cmdline: readonly string[], names: readonly string[]): string | null {
@@ -86,6 +89,10 @@ export function scanFilters(inventory: Pick<Inventory, "daemon" | "volumes">): s
   const root = normalizeHostPath(inventory.daemon.rootDir || DEFAULT_ROOT);
   filters.add(root);
   filters.add("/netns/");
+  // Podman keeps the files it binds into containers (hosts, hostname) in its run root.
+  const runRoot =
+    inventory.daemon.engine === "podman" ? normalizeHostPath(inventory.daemon.runRoot ?? "") : "";
+  if (runRoot && runRoot !== "/" && !runRoot.startsWith(`${root}/`)) filters.add(runRoot);
   for (const v of inventory.volumes) {
     const mp = normalizeHostPath(v.mountpoint);
     if (mp && mp !== "/" && !mp.startsWith(`${root}/`)) filters.add(mp);
@@ -112,6 +119,22 @@ export function locateDaemon(
   if (!parent) return { namespace: null, pid: null, foundBy: "none", execRoot: fromKeys };
   const namespace = parent.mntns;
   const confirmed = namespaceHasDevice(namespace, self.rootDev);
+  if (inventory.daemon.engine === "podman") {
+    // The helper's parent is its conmon; the service is a `podman system service` there.
+    const services = [...processes.values()].filter(
+      (p) => p.mntns === namespace && p.comm === "podman" && p.cmdline.includes("service"),
+    );
+    const service =
+      services.find((p) => normalizeHostPath(flagValue(p.cmdline, ["--root"]) ?? PODMAN_ROOT) === root) ??
+      (services.length === 1 ? services[0] : undefined);
+    return {
+      namespace,
+      pid: service?.pid ?? null,
+      foundBy: confirmed ? "runtime" : "runtime-unconfirmed",
+      service: "podman",
+      execRoot: inventory.daemon.runRoot ? normalizeHostPath(inventory.daemon.runRoot) : null,
+    };
+  }
   // RHEL's docker 1.13 package runs "dockerd-current".
   const dockerds = [...processes.values()].filter(
     (p) => p.mntns === namespace && (p.comm === "dockerd" || p.comm === "dockerd-current"),

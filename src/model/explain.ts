@@ -65,6 +65,9 @@ export function holderPhrase(h: Holder): string {
   const o = h.owner;
   switch (o.kind) {
     case "daemon":
+      // The leader is the process found as the daemon (never by its name alone, see daemon.ts).
+      if (h.leader?.comm === "podman")
+        return `the Podman service${o.pid === null ? "" : ` (podman PID ${o.pid})`}`;
       return `the Docker daemon${o.pid === null ? "" : ` (dockerd PID ${o.pid})`}`;
     case "process":
       return proc;
@@ -88,7 +91,7 @@ function daemonPhrase(d: DaemonLocation): string {
   const ns = d.namespace === null ? "" : ` ${d.namespace}`;
   return d.pid === null
     ? `the daemon's mount namespace${ns}`
-    : `the daemon's mount namespace${ns} (dockerd PID ${d.pid})`;
+    : `the daemon's mount namespace${ns} (${d.service ?? "dockerd"} PID ${d.pid})`;
 }
 
 export function explain(ctx: ExplainContext): { cause: Explanation; cure: Cure } {
@@ -130,7 +133,7 @@ function cause(ctx: ExplainContext): Explanation {
         ? ` ${ctx.sharedBinders.map((n) => `Container ${n}`).join(", ")} bind${ctx.sharedBinders.length === 1 ? "s" : ""} the volume with shared propagation: what is mounted inside the volume there appears here too.`
         : " It was mounted in the daemon's namespace itself or propagated from a shared bind of the volume (none of this daemon's containers binds it shared now).";
       return {
-        short: "below _data in dockerd's namespace; blocks volume rm",
+        short: `below _data in ${ctx.daemon.service ?? "dockerd"}'s namespace; blocks volume rm`,
         full:
           `${capitalize(what)} is mounted in ${daemonPhrase(ctx.daemon)}.${binders} ` +
           `docker volume rm ${resource.volumeName} fails with "device or resource busy" until it is unmounted.`,
@@ -138,7 +141,7 @@ function cause(ctx: ExplainContext): Explanation {
     }
     const status = target.kind === "container" ? target.status : "gone";
     return {
-      short: "left mounted in dockerd's namespace",
+      short: `left mounted in ${ctx.daemon.service ?? "dockerd"}'s namespace`,
       full:
         `${capitalize(what)} is still mounted in ${daemonPhrase(ctx.daemon)} although ${owner} is ${status}. ` +
         "Docker unmounts it when the container stops; that unmount failed or did not happen (look for " +

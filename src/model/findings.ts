@@ -5,6 +5,7 @@
 import type { OrderMember, PinnedRecord } from "../helper/protocol.js";
 import type { DaemonFoundBy } from "./daemon.js";
 import type { Holder } from "./holders.js";
+import type { Engine } from "./inventory.js";
 import type { CauseFacts } from "./propagation.js";
 import type { Resource, Target } from "./resources.js";
 
@@ -131,7 +132,10 @@ export interface ScanReport {
   /** ISO time of the scan when the caller passed a clock */
   scannedAt: string | null;
   daemon: {
+    /** The engine behind the API: "docker" or "podman" */
+    engine: Engine;
     rootDir: string;
+    /** Docker's exec root; Podman's run root */
     execRoot: string | null;
     /** Inode of the daemon's mount namespace */
     namespace: number | null;

@@ -5,6 +5,7 @@
  */
 import type { ProcessRecord } from "../helper/protocol.js";
 import { type ContainerRuntime, ownerFromCgroup, parseCgroupLine } from "./cgroup.js";
+import { flagValue } from "./daemon.js";
 import type { ContainerInfo, DaemonFacts, Inventory } from "./inventory.js";
 import type { ResourceIndex } from "./resources.js";
 
@@ -109,6 +110,18 @@ export function expectedCgroupPath(
   const rootless = daemon.securityOptions.some(
     (o) => o === "name=rootless" || o.startsWith("name=rootless,"),
   );
+  if (daemon.engine === "podman") {
+    // Podman (rootful): `<parent>/libpod-<id>.scope` under machine.slice with systemd,
+    // `<parent>/libpod-<id>` under /libpod_parent with cgroupfs. Its conmon lives beside
+    // (libpod-conmon-<id>.scope, or /libpod_parent/conmon), never in the container's cgroup.
+    if (daemon.cgroupDriver === "systemd") {
+      const parent = c.cgroupParent || "machine.slice";
+      const slices = parent.endsWith(".slice") ? expandSlice(parent) : parent.replace(/^\/+|\/+$/g, "");
+      return { path: `/${slices ? `${slices}/` : ""}libpod-${c.id}.scope`, suffixOnly: false };
+    }
+    const parent = (c.cgroupParent || "/libpod_parent").replace(/\/+$/, "");
+    return { path: `${parent.startsWith("/") ? "" : "/"}${parent}/libpod-${c.id}`, suffixOnly: false };
+  }
   if (daemon.cgroupDriver === "systemd") {
     const parent = c.cgroupParent || (rootless ? "user.slice" : "system.slice");
     const slices = parent.endsWith(".slice") ? expandSlice(parent) : parent.replace(/^\/+|\/+$/g, "");
@@ -195,9 +208,12 @@ export class HolderAttribution {
     const init = c.pid > 0 ? this.processes.get(c.pid) : undefined;
     if (!init) return false;
     const shim = init.ppid > 1 ? init.ppid : null;
+    const shimProcess =
+      shim !== null && this.daemon.engine === "podman" ? this.processes.get(shim) : undefined;
     let cur: ProcessRecord | undefined = p;
     for (let steps = 0; cur && steps < 4096; steps++) {
       if (cur.pid === init.pid || (shim !== null && cur.pid === shim)) return true;
+      if (shimProcess && isExecConmonOf(cur, shimProcess, c.id)) return true;
       if (cur.ppid <= 0 || cur.ppid === cur.pid) break;
       cur = this.processes.get(cur.ppid);
     }
@@ -227,7 +243,7 @@ export class HolderAttribution {
             name: known.name,
             image: known.image || null,
             known: true,
-            runtime: "docker",
+            runtime: this.daemon.engine === "podman" ? "podman" : "docker",
             mainNamespace: main === undefined ? null : main === mntns,
           };
         }
@@ -264,9 +280,28 @@ export class HolderAttribution {
       name: labelled?.labels[POD_NAME] ?? null,
       containerId,
       containerName: container?.labels[CONTAINER_NAME] ?? null,
-      runtime: container ? "docker" : runtime,
+      runtime: container ? (this.daemon.engine === "podman" ? "podman" : "docker") : runtime,
     };
   }
+}
+
+/**
+ * Podman starts each `podman exec` under a conmon of its own, beside the one that started the
+ * container's init (its shim). One counts as the container's when it is a conmon in the shim's
+ * mount namespace and in the shim's very cgroups (Podman's conmon cgroup, which only root can
+ * put a process in) and names the container (`-c <id>`); a process merely named conmon in a
+ * user's own cgroup is none.
+ */
+function isExecConmonOf(p: ProcessRecord, shim: ProcessRecord, containerId: string): boolean {
+  return (
+    p.comm === "conmon" &&
+    shim.comm === "conmon" &&
+    p.mntns === shim.mntns &&
+    p.cgroup.length > 0 &&
+    p.cgroup.length === shim.cgroup.length &&
+    p.cgroup.every((line, i) => line === shim.cgroup[i]) &&
+    flagValue(p.cmdline, ["-c", "--cid"]) === containerId
+  );
 }
 
 function toHolderProcess(p: ProcessRecord): HolderProcess {

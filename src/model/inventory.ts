@@ -4,7 +4,19 @@
  * recorded fixtures without a daemon.
  */
 
+/** The engine behind the Docker API: Docker's dockerd, or Podman's compatible API. */
+export type Engine = "docker" | "podman";
+
 export interface DaemonFacts {
+  /** Which engine answers (absent in old fixtures: docker) */
+  engine?: Engine;
+  /**
+   * Podman's RunRoot (containers/storage's run directory, from /libpod/info): where it keeps each
+   * container's hosts, hostname and resolv.conf (`<runRoot>/<driver>-containers/<id>/userdata/`).
+   */
+  runRoot?: string;
+  /** Podman runs rootless (/info Rootless, or libpod's host.security.rootless) */
+  rootless?: boolean;
   /** `docker info` .ID */
   id: string;
   serverVersion: string;

@@ -87,6 +87,42 @@ export function normalizeHostPath(path: string): string {
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Where an engine keeps each container's own directory, and what a path inside it is. */
+export interface ContainerLayout {
+  /** Directories holding one `<id>/` directory per container */
+  dirs: string[];
+  /** The kind of a mount attached at (or a bind of) `<dir>/<id>/<rest>` */
+  kindOf(rest: string): ContainerResourceKind;
+}
+
+/**
+ * Docker: `<root>/containers/<id>/` holds shm (`mounts/shm`, formerly `shm`), secrets and
+ * configs (`mounts/<name>`) and the hosts/hostname/resolv.conf files. Podman (containers/storage):
+ * `<root>/<driver>-containers/<id>/userdata/` holds shm, `<runRoot>/<driver>-containers/<id>/userdata/`
+ * the files it binds into the container.
+ */
+export function containerLayout(daemon: Inventory["daemon"], rootDir: string): ContainerLayout {
+  if (daemon.engine === "podman") {
+    const sub = `${daemon.driver || "overlay"}-containers`;
+    const dirs = [`${rootDir}/${sub}`];
+    const run = daemon.runRoot ? normalizeHostPath(daemon.runRoot) : "";
+    if (run && run !== rootDir) dirs.push(`${run}/${sub}`);
+    return {
+      dirs,
+      kindOf: (rest) => (rest === "userdata/shm" ? "shm" : "container-file"),
+    };
+  }
+  return {
+    dirs: [`${rootDir}/containers`],
+    kindOf: (rest) =>
+      rest === "mounts/shm" || rest === "shm"
+        ? "shm"
+        : /^mounts\/[^/]+$/.test(rest)
+          ? "container-mount"
+          : "container-file",
+  };
+}
 /** Components of a mount point compared with the daemon's paths when looking for look-alikes. */
 const LOOK_ALIKE_COMPONENTS = 64;
 
@@ -107,6 +143,7 @@ interface ContentAnchor {
  */
 export class ResourceIndex {
   readonly rootDir: string;
+  readonly layout: ContainerLayout;
   private readonly containers = new Map<string, ContainerInfo>();
   private readonly containersByName = new Map<string, ContainerInfo>();
   private readonly volumes = new Map<string, VolumeInfo>();
@@ -135,6 +172,7 @@ export class ResourceIndex {
     helperContainers: ReadonlySet<string> = new Set(),
   ) {
     this.rootDir = normalizeHostPath(inventory.daemon.rootDir || "/var/lib/docker");
+    this.layout = containerLayout(inventory.daemon, this.rootDir);
     this.helpers = helperContainers;
     for (const c of inventory.containers) {
       this.containers.set(c.id, c);
@@ -182,7 +220,11 @@ export class ResourceIndex {
 
     // Everything attached inside the daemon's containers directory belongs to the container
     // whose directory it is; binds of files from there are that container's files.
-    const containersDir = `${this.rootDir}/containers`;
+    for (const containersDir of this.layout.dirs) this.anchorContainersDir(table, containersDir);
+    this.anchorVolumesAndDevices(table);
+  }
+
+  private anchorContainersDir(table: MountTable, containersDir: string): void {
     const dirPlace = this.placeOf(table, `${containersDir}/x`);
     if (dirPlace) {
       const base: Place = {
@@ -196,15 +238,15 @@ export class ResourceIndex {
         if (!HEX64.test(id) || rest === "") return null;
         if (this.helpers.has(id)) return "ignored";
         const path = `${containersDir}/${id}/${decodeMountinfoPath(rest)}`;
-        if (rest === "mounts/shm" || rest === "shm") return { kind: "shm", containerId: id, path };
-        if (/^mounts\/[^/]+$/.test(rest)) return { kind: "container-mount", containerId: id, path };
-        return { kind: "container-file", containerId: id, path };
+        return { kind: this.layout.kindOf(rest), containerId: id, path };
       };
       this.below.set(placeKey(base), { resource: byRel });
       this.content.set(placeKey(base), { resource: byRel });
       this.lookAlikePaths.add(containersDir);
     }
+  }
 
+  private anchorVolumesAndDevices(table: MountTable): void {
     for (const v of this.inventory.volumes) {
       if (!v.mountpoint) continue;
       const data = normalizeHostPath(v.mountpoint);
@@ -395,7 +437,12 @@ export class ResourceIndex {
 
   /** The host path of a container's directory. */
   containerDir(id: string): string {
-    return `${this.rootDir}/containers/${id}`;
+    return `${this.layout.dirs[0]}/${id}`;
+  }
+
+  /** Every directory of a container's (Podman keeps one in its root and one in its run root). */
+  containerDirs(id: string): string[] {
+    return this.layout.dirs.map((d) => `${d}/${id}`);
   }
 
   /** The rootfs of the container whose overlay upper directory is `upperDir` (a host path). */
@@ -429,7 +476,7 @@ export class ResourceIndex {
     if (data.Mountpoint) return normalizeHostPath(data.Mountpoint);
     if (data.DeviceName)
       return `${this.rootDir}/devicemapper/mnt/${data.DeviceName.slice(data.DeviceName.lastIndexOf("-") + 1)}`;
-    return `${this.rootDir}/containers/${id}`;
+    return this.containerDir(id);
   }
 
   volumePath(name: string): string {

@@ -9,7 +9,7 @@ import type { DaemonFacts } from "../model/inventory.js";
 import type { RemovalReport } from "../model/removal.js";
 import { mountCell, type ScanView, targetCell } from "./scan.js";
 import type { Row, Schema } from "./template.js";
-import type { ShownEndpoint, ShownVersion } from "./version.js";
+import { engineOf, type ShownEndpoint, type ShownVersion } from "./version.js";
 
 const str = { type: "string" } as const;
 const int = { type: "int" } as const;
@@ -119,6 +119,7 @@ export const VERSION_FIELDS: Schema = {
       type: {
         name: "server",
         fields: {
+          Engine: str,
           Version: str,
           APIVersion: str,
           MinAPIVersion: str,
@@ -143,6 +144,7 @@ export function versionRow(
   return {
     Plugin: { Version: pluginVersion },
     Server: {
+      Engine: engineOf(version, info),
       Version: version.version,
       APIVersion: version.apiVersion,
       MinAPIVersion: version.minApiVersion,

@@ -7,6 +7,8 @@ import { escapeForTerminal, escapeJsonText } from "./escape.js";
 
 /** The daemon's answer to /version, as much of it as is shown. */
 export interface ShownVersion {
+  /** "docker" or "podman" (absent: docker) */
+  engine?: string;
   version: string;
   apiVersion: string;
   minApiVersion: string;
@@ -22,6 +24,13 @@ export interface ShownEndpoint {
   source: string;
 }
 
+const ENGINE_NAMES: Record<string, string> = { docker: "Docker", podman: "Podman" };
+
+/** The engine /version names, else the one /info suggests. */
+export function engineOf(version: ShownVersion, info: DaemonFacts): string {
+  return version.engine ?? info.engine ?? "docker";
+}
+
 export function renderVersion(
   format: "table" | "json",
   pluginVersion: string,
@@ -34,6 +43,7 @@ export function renderVersion(
       JSON.stringify({
         plugin: { version: pluginVersion },
         server: {
+          engine: engineOf(version, info),
           version: version.version,
           apiVersion: version.apiVersion,
           minApiVersion: version.minApiVersion,
@@ -48,6 +58,7 @@ export function renderVersion(
     )}\n`;
   }
   const rows: [string, string][] = [
+    ["Engine", ENGINE_NAMES[engineOf(version, info)] ?? engineOf(version, info)],
     ["Version", version.version],
     ["API version", `${version.apiVersion} (minimum version ${version.minApiVersion})`],
     ["OS/Arch", `${version.os}/${version.arch}`],

@@ -106,6 +106,8 @@ export class FakeDocker implements DockerClient {
 
   async version(): Promise<DaemonVersion> {
     return {
+      engine: this.daemon.engine ?? "docker",
+      platform: "",
       version: this.daemon.serverVersion,
       apiVersion: "1.41",
       minApiVersion: "1.12",

@@ -10,7 +10,7 @@ import path, { join } from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type HelperLayer, locateHelperBinary, makeHelperLayer } from "../../src/docker/helper-image.js";
-import { mapContainer, mapInfo, mapVolume } from "../../src/docker/map-inspect.js";
+import { mapContainer, mapInfo, mapVolume, withLibpodInfo } from "../../src/docker/map-inspect.js";
 import { collectScan, decodeText, type HelperScan } from "../../src/helper/protocol.js";
 import type { ContainerInfo, Inventory } from "../../src/model/inventory.js";
 import { FakeDocker } from "../support/fake-docker.js";
@@ -28,7 +28,11 @@ export function fixtureText(name: string, file: string): string {
 export function loadInventory(name: string): Inventory {
   const dir = path.join(FIXTURES, name);
   const info = readJson(path.join(dir, "info.json")) as Json;
-  const daemon = mapInfo(info);
+  // Podman's fixtures carry its own /libpod/info beside the compatible one (run root, rootless).
+  const libpod = path.join(dir, "libpod-info.json");
+  const daemon = fs.existsSync(libpod)
+    ? withLibpodInfo(mapInfo(info), readJson(libpod) as Json)
+    : mapInfo(info);
   return {
     daemon,
     containers: (readJson(path.join(dir, "containers.json")) as Json[]).map(mapContainer),

@@ -128,4 +128,19 @@ describe("holder attribution", () => {
     });
     assert.equal(expandSlice("a-b-c.slice"), "a.slice/a-b.slice/a-b-c.slice");
   });
+
+  it("where Podman puts containers: /libpod_parent/libpod-<id> (cgroupfs), machine.slice/libpod-<id>.scope (systemd)", () => {
+    const podman = { ...DAEMON, engine: "podman" as const };
+    assert.deepEqual(expectedCgroupPath(container(), podman), {
+      path: `/libpod_parent/libpod-${ID}`,
+      suffixOnly: false,
+    });
+    assert.equal(expectedCgroupPath(container({ cgroupParent: "/ci" }), podman).path, `/ci/libpod-${ID}`);
+    const systemd = { ...podman, cgroupDriver: "systemd" };
+    assert.equal(expectedCgroupPath(container(), systemd).path, `/machine.slice/libpod-${ID}.scope`);
+    assert.equal(
+      expectedCgroupPath(container({ cgroupParent: "ci-jobs.slice" }), systemd).path,
+      `/ci.slice/ci-jobs.slice/libpod-${ID}.scope`,
+    );
+  });
 });
