@@ -98,6 +98,9 @@ export function explain(ctx: ExplainContext): { cause: Explanation; cure: Cure }
   return { cause: cause(ctx), cure: cure(ctx) };
 }
 
+/** The engine whose unmounts the texts speak of. */
+const engineOf = (ctx: ExplainContext): string => (ctx.daemon.service === "podman" ? "Podman" : "Docker");
+
 function cause(ctx: ExplainContext): Explanation {
   const { severity, target, resource, holder } = ctx;
   const what = resourcePhrase(resource, target);
@@ -144,7 +147,7 @@ function cause(ctx: ExplainContext): Explanation {
       short: `left mounted in ${ctx.daemon.service ?? "dockerd"}'s namespace`,
       full:
         `${capitalize(what)} is still mounted in ${daemonPhrase(ctx.daemon)} although ${owner} is ${status}. ` +
-        "Docker unmounts it when the container stops; that unmount failed or did not happen (look for " +
+        `${engineOf(ctx)} unmounts it when the container stops; that unmount failed or did not happen (look for ` +
         `"device or resource busy" in the daemon log).${
           ctx.facts.removal?.blocks === "no"
             ? " docker rm unmounts it before it removes the container."
@@ -237,7 +240,7 @@ function copyCause(ctx: ExplainContext, what: string, who: string, owner: string
           ? ` Its bind of ${bind.source} at ${bind.destination} being ${bind.mode} does not help: a copy of a private mount has no master to follow.`
           : "";
       reason =
-        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${state}, so Docker's unmounts there ` +
+        ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${state}, so ${engineOf(ctx)}'s unmounts there ` +
         `propagate to no other namespace and every copy stays.${bindNote}`;
       shortWhy = `${op?.mountPoint ?? "the daemon's side"} is not shared`;
       break;
@@ -247,23 +250,23 @@ function copyCause(ctx: ExplainContext, what: string, who: string, owner: string
       const src = bind?.sourceMount;
       const configured =
         bind?.mode === "" || bind?.mode === undefined
-          ? "Docker's default (rprivate)"
+          ? `${engineOf(ctx)}'s default (rprivate)`
           : receivingMode(bind.mode)
             ? src && !sourceReceives(bind)
-              ? `private in the kernel: it is configured ${bind.mode}, but its source lies on ${mountPhrase(src)}, which is neither shared nor a slave, and Docker fell back to private propagation`
+              ? `private in the kernel: it is configured ${bind.mode}, but its source lies on ${mountPhrase(src)}, which is neither shared nor a slave, and ${engineOf(ctx)} fell back to private propagation`
               : `private in the kernel: it is configured ${bind.mode}, but was made while its source was not shared`
             : bind.mode;
       reason =
         ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${sharedState(op)}, but the container's bind of ` +
         `${bind?.source} at ${bind?.destination}${bind?.mount ? ` (mount ${bind.mount.mountId})` : ""} is ${configured}. ` +
-        "Docker's unmounts stop there.";
+        `${engineOf(ctx)}'s unmounts stop there.`;
       shortWhy = `private bind of ${bind?.source}`;
       break;
     }
     case "namespace":
       reason =
         ` The daemon's mount it ${was} attached on, ${op ? mountPhrase(op) : "?"}, is ${sharedState(op)}, but in this namespace the copy's ` +
-        `parent, ${cp ? mountPhrase(cp) : "?"}, is private: ${privateWhy(ctx)}, so Docker's unmounts do not reach it.`;
+        `parent, ${cp ? mountPhrase(cp) : "?"}, is private: ${privateWhy(ctx)}, so ${engineOf(ctx)}'s unmounts do not reach it.`;
       shortWhy = "private namespace";
       break;
     case "group":
@@ -280,8 +283,7 @@ function copyCause(ctx: ExplainContext, what: string, who: string, owner: string
       shortWhy = "mounted over, or locked";
       break;
     default:
-      reason =
-        " Why it did not follow Docker's unmount is unknown: the daemon's namespace or the copy's parent could not be seen.";
+      reason = ` Why it did not follow ${engineOf(ctx)}'s unmount is unknown: the daemon's namespace or the copy's parent could not be seen.`;
       shortWhy = "";
   }
 
@@ -296,7 +298,7 @@ function copyCause(ctx: ExplainContext, what: string, who: string, owner: string
   const outcome =
     severity === "captured"
       ? ` When ${isVolume ? `the last container using ${owner}` : owner} stops, the copy will stay.`
-      : ` Docker unmounted the original when ${isVolume ? `the last container using ${owner}` : owner} stopped; the copy did not follow.`;
+      : ` ${engineOf(ctx)} unmounted the original when ${isVolume ? `the last container using ${owner}` : owner} stopped; the copy did not follow.`;
   return { short, full: `${made}${reason}${outcome}${removalSentence(facts, target)}` };
 }
 
@@ -394,10 +396,10 @@ function copyDurable(ctx: ExplainContext): { short: string; full: string } {
     case "original": {
       const where = hostWhere(ctx);
       return {
-        short: `mount --make-rshared / ${f.daemonInHostNamespace === true ? "on the host" : "in dockerd's ns"}, then ${holderAfterHostFix(ctx).short}`,
+        short: `mount --make-rshared / ${f.daemonInHostNamespace === true ? "on the host" : `in ${ctx.daemon.service ?? "dockerd"}'s ns`}, then ${holderAfterHostFix(ctx).short}`,
         full:
           `For good: make the daemon's side shared, so that its unmounts propagate: \`mount --make-rshared /\` ${where}, ` +
-          "as systemd does at boot (without systemd, run it at boot before dockerd starts). It applies to mounts made " +
+          `as systemd does at boot (without systemd, run it at boot before ${ctx.daemon.service ?? "dockerd"} starts). It applies to mounts made ` +
           `afterwards: ${holderAfterHostFix(ctx).full}${bind ? ` Or do not bind ${bind.source} into container ${containerName ?? "it"} at all.` : ""}${foreign}`,
       };
     }
@@ -415,7 +417,7 @@ function copyDurable(ctx: ExplainContext): { short: string; full: string } {
           short: hostFirst
             ? `mount --make-rshared /, then recreate ${name}`
             : `recreate ${name} (its ${bind.mode} bind is private)`,
-          full: `For good: ${hostFirst}recreate container ${name}: its bind of ${bind.source} is configured ${bind.mode} already and follows Docker's unmounts once it is made from a shared source.${foreign}`,
+          full: `For good: ${hostFirst}recreate container ${name}: its bind of ${bind.source} is configured ${bind.mode} already and follows ${engineOf(ctx)}'s unmounts once it is made from a shared source.${foreign}`,
         };
       }
       return {
@@ -440,7 +442,7 @@ function copyDurable(ctx: ExplainContext): { short: string; full: string } {
       return {
         short: `restart ${who}`,
         full:
-          `For good: restart ${who}. Its copies receive Docker's unmounts; this one stayed because of what is mounted on or ` +
+          `For good: restart ${who}. Its copies receive ${engineOf(ctx)}'s unmounts; this one stayed because of what is mounted on or ` +
           `below it (unmount that first) or a user namespace's lock.${foreign}`,
       };
     default:
@@ -478,7 +480,7 @@ function holderAfterHostFix(ctx: ExplainContext): { short: string; full: string 
             }
           : {
               short: `recreate ${name.slice("container ".length)} with the bind rslave`,
-              full: `recreate ${name} with its bind of ${bind.source} rslave (-v ${bind.source}:${bind.destination}:rslave); it is ${bind.mode || "rprivate, Docker's default"} now.`,
+              full: `recreate ${name} with its bind of ${bind.source} rslave (-v ${bind.source}:${bind.destination}:rslave); it is ${bind.mode || `rprivate, ${engineOf(ctx)}'s default`} now.`,
             };
       }
       return {
@@ -564,7 +566,7 @@ function holderDurable(ctx: ExplainContext): string {
   switch (o.kind) {
     case "process":
       return (
-        `For good: restart PID ${pid}${cmd}, and start it with slave propagation so that Docker's unmounts reach ` +
+        `For good: restart PID ${pid}${cmd}, and start it with slave propagation so that ${engineOf(ctx)}'s unmounts reach ` +
         'its namespace (unshare -m --propagation slave ...; in code, mount(NULL, "/", NULL, MS_REC|MS_SLAVE, NULL) ' +
         "instead of MS_PRIVATE)."
       );
@@ -627,6 +629,6 @@ function podDurable(ctx: ExplainContext): { short: string; full: string } {
     short: "set mountPropagation: HostToContainer",
     full:
       `For good: set mountPropagation: HostToContainer on the hostPath volumeMounts of pod ${pod} that reach ` +
-      `Docker's paths${bind ? ` (${bind.source} is mounted ${bind.mode || "rprivate"})` : ""}, then recreate the pod.`,
+      `${engineOf(ctx)}'s paths${bind ? ` (${bind.source} is mounted ${bind.mode || "rprivate"})` : ""}, then recreate the pod.`,
   };
 }

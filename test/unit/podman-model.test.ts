@@ -74,6 +74,12 @@ describe("the leak model on Podman's layout (recorded)", () => {
     );
     assert.deepEqual(web.holder.pids, [holderPid]);
     assert.ok(web.unmount, "a leaked copy gets an unmount order");
+    // The texts speak of the engine scanned.
+    for (const f of report.findings) {
+      const text = `${f.cause.short} ${f.cause.full} ${f.cure.short} ${f.cure.full}`;
+      assert.doesNotMatch(text, /Docker|dockerd/, text);
+    }
+    assert.match(web.cause.full, /Podman/);
   });
 
   it("reports nothing legitimate: --ipc container:, declared volumes, a container's own namespaces, the service's", () => {
