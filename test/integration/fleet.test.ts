@@ -304,7 +304,10 @@ describe("scan of many daemons (contexts)", { concurrency: false }, () => {
       );
       const stopped = new Map<string, number>();
       const deadline = Date.now() + 60_000;
-      while (!exited && stopped.size < DAEMONS.length && Date.now() < deadline) {
+      // A daemon whose scan ended before its helper was caught ends the try at once.
+      const missed = () =>
+        DAEMONS.some((d) => !stopped.has(d.context) && stderr.includes(`${d.context}: done`));
+      while (!exited && stopped.size < DAEMONS.length && Date.now() < deadline && !missed()) {
         for (const d of DAEMONS) {
           if (stopped.has(d.context)) continue;
           for (const pid of await runningHelpers(d)) {
