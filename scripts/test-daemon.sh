@@ -20,6 +20,8 @@
 # host's network namespace and handed to dockerd as fd://, socket activation, since dockerd lives
 # in a namespace of its own).
 set -euo pipefail
+# shellcheck source=scripts/test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 
 # Not below a path that starts with /var/lib/docker: dockerd (20.10) finds the mount its root lies
 # on by string prefix, so with a host daemon's shared /var/lib/docker bind it would take a root at
@@ -59,13 +61,7 @@ file_is_static() { ! grep -q 'ld-linux' <(head -c 4096 "$1" | tr -d '\0' 2>/dev/
 daemon_pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE" 2>/dev/null || true; }
 
 # Mounts a killed daemon left behind under its roots, deepest first.
-clear_mounts() {
-  local mp
-  awk -v a="$DATA_ROOT" -v b="$EXEC_ROOT" '{ if (index($5, a) == 1 || index($5, b) == 1) print $5 }' /proc/self/mountinfo |
-    sort -r | while read -r mp; do
-      umount -l "$(printf '%b' "$mp")" 2>/dev/null || true
-    done
-}
+clear_mounts() { unmount_below "$DATA_ROOT" "$EXEC_ROOT"; }
 
 # The containerd that our dockerd started (its config lives under our exec-root), if it outlived it.
 kill_orphans() {
@@ -79,15 +75,6 @@ kill_orphans() {
   done
 }
 
-# Closes every descriptor above 2 of this shell (for what it starts next; bash's own are dups it
-# reopens as needed).
-close_inherited_fds() {
-  local fd
-  for fd in /proc/$$/fd/*; do
-    fd=${fd##*/}
-    if [ "$fd" -gt 2 ] 2>/dev/null && [ "$fd" != 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-  done
-}
 
 start() {
   need_root start

@@ -13,6 +13,8 @@
 #
 # Overridable: DOCKER_LEAK_PODMAN_ROOT (storage root), DOCKER_LEAK_PODMAN_RUN (run root, socket, pidfile).
 set -euo pipefail
+# shellcheck source=scripts/test-lib.sh
+. "$(dirname "$0")/test-lib.sh"
 
 ROOT=${DOCKER_LEAK_PODMAN_ROOT:-/var/lib/dlt-podman/root}
 RUN_DIR=${DOCKER_LEAK_PODMAN_RUN:-/run/dlt-podman}
@@ -58,22 +60,8 @@ answers() {
 service_pid() { [ -f "$PIDFILE" ] && cat "$PIDFILE" 2>/dev/null || true; }
 
 # Mounts left below our directories, deepest first.
-clear_mounts() {
-  local mp
-  awk -v a="$ROOT" -v b="$RUN_DIR" '{ if (index($5, a) == 1 || index($5, b) == 1) print $5 }' /proc/self/mountinfo |
-    sort -r | while read -r mp; do
-      umount -l "$(printf '%b' "$mp")" 2>/dev/null || true
-    done
-}
+clear_mounts() { unmount_below "$ROOT" "$RUN_DIR"; }
 
-# See test-daemon.sh: the service must not inherit (and hold) the caller's flock descriptor.
-close_inherited_fds() {
-  local fd
-  for fd in /proc/$$/fd/*; do
-    fd=${fd##*/}
-    if [ "$fd" -gt 2 ] 2>/dev/null && [ "$fd" != 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
-  done
-}
 
 start() {
   need_root start
