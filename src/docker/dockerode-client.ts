@@ -90,6 +90,14 @@ export class DockerodeClient implements DockerClient {
     return (this.docker.modem as { agent?: { dials?: number } }).agent?.dials ?? 0;
   }
 
+  /**
+   * Closes the kept-alive connections (a dial-stdio relay's process with them). The plugin exits
+   * once its output is written, so only a caller that lives on needs this.
+   */
+  close(): void {
+    (this.docker.modem as { agent?: { destroy?(): void } }).agent?.destroy?.();
+  }
+
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();

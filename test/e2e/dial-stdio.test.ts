@@ -191,6 +191,8 @@ sock.on("close", () => process.exit(0));
       // The shared connection and one for the removal.
       assert.equal(calls("ssh.log").length, 2, JSON.stringify(calls("ssh.log")));
     } finally {
+      // Its kept-alive relay would otherwise keep this test file's process alive.
+      client.close();
       scope.cleanup();
     }
   });
