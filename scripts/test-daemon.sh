@@ -49,6 +49,9 @@ install_packages() {
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v docker >/dev/null || missing+=(docker.io)
   [ -x /bin/busybox ] && /bin/busybox --help >/dev/null 2>&1 && file_is_static /bin/busybox || missing+=(busybox-static)
+  # The tcp+TLS test daemon: its certificates (test-tls.sh) and its listening socket.
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v python3 >/dev/null || missing+=(python3)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive
