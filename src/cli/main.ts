@@ -4,7 +4,7 @@
  * to stderr with our exit codes.
  */
 import type { Writable } from "node:stream";
-import { Builtins, Cli, Command } from "clipanion";
+import { Builtins, Cli, Command, type CommandClass } from "clipanion";
 import type { DockerClient } from "../docker/client.js";
 import { DockerodeClient } from "../docker/dockerode-client.js";
 import { type Endpoint, localFiles, resolveEndpoint } from "../docker/endpoint.js";
@@ -64,29 +64,44 @@ function helpWidth(io: MainIO): number {
   return 80;
 }
 
-export function buildCli(colors: boolean): Cli<LeakContext> {
+/** Every command; a run registers only the one it runs (see commandsAt). */
+const COMMANDS: readonly CommandClass<LeakContext>[] = [
+  RootCommand,
+  ScanCommand,
+  RmCommand,
+  VolumeRmCommand,
+  WatchCommand,
+  VersionCommand,
+  InstallCommand,
+  UninstallCommand,
+  HelperBuildCommand,
+  HelperPruneCommand,
+  Builtins.HelpCommand,
+];
+
+export function buildCli(
+  colors: boolean,
+  commands: readonly CommandClass<LeakContext>[] = COMMANDS,
+): Cli<LeakContext> {
   const cli = new Cli<LeakContext>({
     binaryLabel: "docker leak",
     binaryName: "docker leak",
     binaryVersion: PLUGIN_VERSION,
     enableColors: colors,
   });
-  for (const command of [
-    RootCommand,
-    ScanCommand,
-    RmCommand,
-    VolumeRmCommand,
-    WatchCommand,
-    VersionCommand,
-    InstallCommand,
-    UninstallCommand,
-    HelperBuildCommand,
-    HelperPruneCommand,
-    Builtins.HelpCommand,
-  ]) {
-    cli.register(command);
-  }
+  for (const command of commands) cli.register(command);
   return cli;
+}
+
+/**
+ * The commands whose path is exactly `words`. clipanion compiles a state machine of every command
+ * registered, on each run; help and the argument checks work from the definitions (help.ts), so the
+ * command being run is the only one clipanion needs to know.
+ */
+export function commandsAt(words: readonly string[]): CommandClass<LeakContext>[] {
+  return COMMANDS.filter((c) =>
+    (c.paths ?? []).some((p) => p.length === words.length && p.every((w, i) => w === words[i])),
+  );
 }
 
 /** What help and the argument checks read of the commands' definitions (JSON, for the build). */
@@ -109,9 +124,9 @@ export function helpDefinitions(cli: Cli<LeakContext>): Definition[] {
  */
 declare const DOCKER_LEAK_HELP_DEFINITIONS: Definition[] | undefined;
 
-function definitionsOf(cli: Cli<LeakContext>): Definition[] {
+function definitions(): Definition[] {
   return typeof DOCKER_LEAK_HELP_DEFINITIONS === "undefined"
-    ? helpDefinitions(cli)
+    ? helpDefinitions(buildCli(false))
     : DOCKER_LEAK_HELP_DEFINITIONS;
 }
 
@@ -160,8 +175,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     });
     return ExitCode.Ok;
   }
-  const cli = buildCli(false);
-  const tree = commandTree(definitionsOf(cli));
+  const tree = commandTree(definitions());
   // Help, in docker's layout: `docker help leak [CMD]` runs `docker-leak help leak [CMD]`;
   // `docker leak help CMD`, `-h`/`--help` anywhere before `--`, and a bare group or root.
   let wantsHelp = false;
@@ -237,6 +251,7 @@ export async function main(argv: readonly string[], io: MainIO): Promise<number>
     },
   };
 
+  const cli = buildCli(false, commandsAt(node.words));
   let command: Command<LeakContext>;
   try {
     command = cli.process([...args], context);

@@ -45,9 +45,20 @@ export function scanView(report: ScanReport, keep: (f: Finding) => boolean = () 
     .sort(
       (a, b) =>
         severityRank(a[0]!.severity) - severityRank(b[0]!.severity) ||
-        label(a[0]!.target).localeCompare(label(b[0]!.target)),
+        byName(label(a[0]!.target), label(b[0]!.target)),
     );
   return { report, findings: ordered.flat() };
+}
+
+/**
+ * Names in a fixed order, case-insensitively first: the same on every machine, whatever its locale,
+ * and without ICU's collator (localeCompare built one on every scan, ~10 ms and 4 MiB).
+ */
+export function byName(a: string, b: string): number {
+  const la = a.toLowerCase();
+  const lb = b.toLowerCase();
+  if (la !== lb) return la < lb ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function label(t: Target): string {

@@ -16,7 +16,7 @@ import {
   parseOptionDefinition,
   resolve,
 } from "../../src/cli/help.js";
-import { buildCli } from "../../src/cli/main.js";
+import { buildCli, commandsAt } from "../../src/cli/main.js";
 import { runMain } from "../support/run-main.js";
 
 const definitions = buildCli(false).definitions();
@@ -43,6 +43,20 @@ describe("the command tree and its tables", () => {
       assert.equal(words in COMMAND_ARGS, positional, `${d.path}: ${d.usage}`);
       if (positional) assert.equal(COMMAND_ARGS[words]?.required, /<[A-Z|]+>/.test(d.usage), d.path);
     }
+  });
+
+  it("each command of the tree is exactly one registered command, alone enough for clipanion to run it", () => {
+    // A run registers only the command it runs (main.ts): each leaf must find exactly its own class,
+    // and clipanion with only that class must parse the leaf's words to it.
+    for (const c of leaves()) {
+      const found = commandsAt(c.words);
+      assert.equal(found.length, 1, c.words.join(" "));
+      const operand = COMMAND_ARGS[c.words.join(" ")]?.required ? ["x"] : [];
+      const alone = buildCli(false, found);
+      assert.equal(alone.process([...c.words, ...operand]).constructor, found[0], c.words.join(" "));
+    }
+    assert.deepEqual(commandsAt(["volume"]), []);
+    assert.deepEqual(commandsAt(["scan", "x"]), []);
   });
 
   it("every group has a description, and every description is one line", () => {

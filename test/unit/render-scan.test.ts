@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { makeChalk } from "../../src/cli/color.js";
 import { analyze } from "../../src/model/analyze.js";
 import {
+  byName,
   exitCodeOf,
   nextCommands,
   renderQuiet,
@@ -101,6 +102,18 @@ describe("scan renderings (table, JSON, quiet) of one view", () => {
       if (f.cause.facts.removal) f.cause.facts.removal = { ...f.cause.facts.removal, blocks: "unknown" };
     }
     assert.ok(scanSummary(held, plain).endsWith("; removal may fail (fs.may_detach_mounts)"));
+  });
+
+  it("groups of one severity are ordered by name the same way on every machine", () => {
+    const names = ["db_2", "Web", "db-10", "web", "DB", "app", "Ärger", "db"];
+    assert.deepEqual([...names].sort(byName), ["app", "DB", "db", "db-10", "db_2", "Web", "web", "Ärger"]);
+    fc.assert(
+      fc.property(fc.array(fc.string()), (xs) => {
+        const once = [...xs].sort(byName);
+        // a total order: sorting again, or from the reverse, gives the same
+        assert.deepEqual([...once].reverse().sort(byName), once);
+      }),
+    );
   });
 
   it("truncateMiddle keeps both ends", () => {
