@@ -9,13 +9,27 @@
  *   - in a private directory (private-dir.ts: ours, not a symlink, writable by nobody else) —
  *     never a shared one such as /tmp, where another user could plant compiled code that this
  *     (often root) process would run;
- *   - under a name made from the SHA-256 of the very source read, the Node version and the
- *     architecture, so that a changed bundle never meets an old cache of the same length.
+ *   - under a name made from the Node version, the architecture and the identity of the very file
+ *     read (device, inode, size, and its change and modification times to the nanosecond), so that
+ *     a changed bundle never meets an old cache of the same length. The change time (ctime) is set
+ *     by the kernel on every write and cannot be set back by anyone, so a bundle rewritten in place
+ *     with its modification time restored still gets a name of its own. Hashing the 0.9 MB source
+ *     itself did the same at a cost on every run; the source is read from the file descriptor that
+ *     was identified, and the identity checked again after the read.
  * A cache V8 rejects is rewritten; any problem with the cache only means running without one.
  * `DOCKER_LEAK_CODE_CACHE=0` turns it off.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import Module, { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Script } from "node:vm";
@@ -54,6 +68,24 @@ function writeCache(dir: string, path: string, data: Buffer): void {
 }
 
 /**
+ * The file's text and its identity (see above); no identity when the file changed while it was read.
+ */
+function readIdentified(file: string): { source: string; identity?: string } {
+  const fd = openSync(file, "r");
+  try {
+    const idOf = () => {
+      const st = fstatSync(fd, { bigint: true });
+      return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}:${st.mtimeNs}`;
+    };
+    const before = idOf();
+    const source = readFileSync(fd, "utf8");
+    return before === idOf() ? { source, identity: before } : { source };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
  * Runs the CommonJS file `file` as `require` would (its own `require`, `module`, `__dirname`),
  * with the code cache kept in `cacheDir` (created private if missing; undefined: no cache).
  */
@@ -62,15 +94,14 @@ export function requireWithCodeCache(
   cacheDir: string | undefined,
   uid: number = process.getuid?.() ?? 0,
 ): CachedModule {
-  const source = readFileSync(file, "utf8");
+  const { source, identity } = readIdentified(file);
   let cachePath: string | undefined;
   let cached: Buffer | undefined;
-  if (cacheDir) {
+  if (cacheDir && identity) {
     try {
       ensurePrivateDir(cacheDir, uid);
       const key = createHash("sha256")
-        .update(`${process.version}\0${process.arch}\0`)
-        .update(source)
+        .update(`${process.version}\0${process.arch}\0${identity}`)
         .digest("hex")
         .slice(0, 32);
       cachePath = join(cacheDir, `main-${key}.v8`);

@@ -6,9 +6,11 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -111,6 +113,25 @@ describe("requireWithCodeCache", () => {
     const now = cacheFiles(cache);
     assert.equal(now.length, 1);
     assert.notEqual(now[0], old);
+  });
+
+  it("a file rewritten in place, same length and its modification time set back, still misses", () => {
+    // The name comes from the file's identity, not its text: the kernel's change time is what
+    // tells this rewrite apart (nobody can set it back).
+    const { file, cache } = bundle("module.exports.answer = () => 42;");
+    const when = 1_700_000_000; // whole seconds: set back exactly, to the nanosecond
+    utimesSync(file, when, when);
+    load(file, cache);
+    assert.equal(load(file, cache, false).state, "hit");
+    const before = statSync(file, { bigint: true });
+    const text = readFileSync(file, "utf8").replace("() => 42", "() => 24");
+    writeFileSync(file, text); // same inode, same length
+    utimesSync(file, when, when);
+    const after = statSync(file, { bigint: true });
+    assert.deepEqual([after.ino, after.size, after.mtimeNs], [before.ino, before.size, before.mtimeNs]);
+    const changed = load(file, cache);
+    assert.deepEqual([changed.state, changed.answer], ["miss", 24]);
+    assert.equal(load(file, cache, false).state, "hit");
   });
 
   it("uses no cache in a directory others can write to, or through a symlink", () => {
