@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { escapeForTerminal, escapeStack } from "../render/escape.js";
 import { PLUGIN_METADATA } from "../version.js";
+import { holdYoungGeneration } from "./heap.js";
 import { installInterrupts } from "./interrupts.js";
 
 const argv = process.argv.slice(2);
@@ -79,6 +80,8 @@ async function run(): Promise<void> {
   }
   // The rest of the plugin: a bundle of its own (see full.ts), loaded only now.
   const full = await loadFull();
+  // Only now, and set back before the code cache is saved (see heap.ts).
+  const heap = holdYoungGeneration();
   const { main, seaSupport } = full.exports;
   let dir: string | undefined;
   try {
@@ -98,6 +101,7 @@ async function run(): Promise<void> {
     process.stderr.write(`docker leak: internal error: ${what}\n`);
     process.exitCode = 1;
   }
+  heap.release();
   full.save();
   // Interrupted: the work has cleaned up (its helper containers are gone) and reported.
   // (`watch` ends by design on a signal and says which: 143 after SIGTERM.)
