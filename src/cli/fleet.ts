@@ -41,6 +41,7 @@ import {
 import type { LeakContext } from "./context.js";
 import { progressText } from "./core-deps.js";
 import type { ProgressMode } from "./progress.js";
+import { writePieces } from "./write-pieces.js";
 
 export interface FleetScanFlags {
   contexts: readonly string[];
@@ -211,7 +212,7 @@ export async function runFleetScanCommand(
     })),
   );
   if (flags.quiet) ctx.stdout.write(renderFleetQuiet(fleet, flags.noTrunc));
-  else if (flags.format.kind === "json") for (const chunk of renderFleetJson(fleet)) ctx.stdout.write(chunk);
+  else if (flags.format.kind === "json") writePieces(ctx.stdout, renderFleetJson(fleet));
   else if (flags.format.kind === "template") {
     const rows = fleetRows(fleet, flags.noTrunc);
     if (rows.length) ctx.stdout.write(renderTemplate(flags.format, rows));

@@ -109,7 +109,7 @@ export function* renderFleetJson(fleet: FleetView): Generator<string> {
     yield `${first ? "" : ","}${escapeJsonText(JSON.stringify(head)).slice(0, -1)},"report":`;
     first = false;
     if ("view" in d.result) {
-      for (const chunk of renderScanJson(d.result.view)) yield chunk.replace(/\n$/, "");
+      yield* renderScanJson(d.result.view, "");
     } else {
       yield "null";
     }

@@ -195,9 +195,12 @@ export function renderQuiet(view: ScanView, noTrunc: boolean): string {
  * written out as it is serialised instead of being built as one string. Compact, like
  * `docker ps --format json`; pipe it to `jq` for reading.
  */
-const JSON_CHUNK = 64 * 1024;
-
-export function* renderScanJson(view: ScanView): Generator<string> {
+/**
+ * The JSON document, in pieces: one per finding (and the commas between them), escaped one by one,
+ * so that no second copy of the report is made; the caller packs the pieces into large writes
+ * (cli/write-pieces.ts). `end` follows the document (a newline; nothing when it is embedded).
+ */
+export function* renderScanJson(view: ScanView, end = "\n"): Generator<string> {
   const { report } = view;
   const head = {
     schemaVersion: SCAN_SCHEMA_VERSION,
@@ -208,29 +211,20 @@ export function* renderScanJson(view: ScanView): Generator<string> {
   };
   // escapeJsonText: DEL, C1 controls, U+2028/2029 and bidi controls as \uXXXX (see escape.ts).
   const headText = escapeJsonText(JSON.stringify(head));
-  // Findings are serialised one by one (no second copy of the report in memory) and written in
-  // chunks of about 64 KiB (one write per finding costs a system call each). A chunk is escaped
-  // as a whole: the characters escaped occur only inside string literals, and one pass over a
-  // chunk costs less than one per finding.
   yield `${headText.slice(0, -1)},"findings":[`;
-  let chunk = "";
   let first = true;
   for (const f of view.findings) {
-    chunk += `${first ? "" : ","}${JSON.stringify(f)}`;
+    if (!first) yield ",";
     first = false;
-    if (chunk.length >= JSON_CHUNK) {
-      yield escapeJsonText(chunk);
-      chunk = "";
-    }
+    yield escapeJsonText(JSON.stringify(f));
   }
-  if (chunk) yield escapeJsonText(chunk);
   const tail = {
     detached: report.detached,
     stats: report.stats,
     skipped: report.skipped,
     warnings: report.warnings,
   };
-  yield `],${escapeJsonText(JSON.stringify(tail)).slice(1)}\n`;
+  yield `],${escapeJsonText(JSON.stringify(tail)).slice(1)}${end}`;
 }
 
 function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { LeakContext } from "../../src/cli/context.js";
 import {
   COMMAND_ARGS,
   checkArguments,
@@ -16,7 +17,6 @@ import {
   parseOptionDefinition,
   resolve,
 } from "../../src/cli/help.js";
-import type { LeakContext } from "../../src/cli/context.js";
 import { buildCli, commandsAt } from "../../src/cli/main.js";
 import { runMain } from "../support/run-main.js";
 
@@ -54,7 +54,11 @@ describe("the command tree and its tables", () => {
       assert.equal(found.length, 1, c.words.join(" "));
       const operand = COMMAND_ARGS[c.words.join(" ")]?.required ? ["x"] : [];
       const alone = buildCli(false, found);
-      assert.equal(alone.process([...c.words, ...operand], {} as LeakContext).constructor, found[0], c.words.join(" "));
+      assert.equal(
+        alone.process([...c.words, ...operand], {} as LeakContext).constructor,
+        found[0],
+        c.words.join(" "),
+      );
     }
     assert.deepEqual(commandsAt(["volume"]), []);
     assert.deepEqual(commandsAt(["scan", "x"]), []);

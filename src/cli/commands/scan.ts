@@ -20,6 +20,7 @@ import { DEFAULT_TIMEOUT, parseDuration } from "../duration.js";
 import { runFleetScanCommand, wantsFleet } from "../fleet.js";
 import { FORMAT_DESCRIPTION, parseFormatFlag } from "../format.js";
 import { parseProgressMode } from "../progress.js";
+import { writePieces } from "../write-pieces.js";
 
 export class ScanCommand extends Command<LeakContext> {
   static override paths = [["scan"]];
@@ -113,7 +114,7 @@ export class ScanCommand extends Command<LeakContext> {
     const ctx = this.context;
     const view = scanView(report);
     if (this.quiet) ctx.stdout.write(renderQuiet(view, this.noTrunc));
-    else if (format.kind === "json") for (const chunk of renderScanJson(view)) ctx.stdout.write(chunk);
+    else if (format.kind === "json") writePieces(ctx.stdout, renderScanJson(view));
     else if (format.kind === "template") {
       const rows = scanRows(view, this.noTrunc);
       const withContext = context === undefined ? rows : rows.map((r) => ({ Context: context, ...r }));
