@@ -18,10 +18,6 @@ export interface Place {
   path: string;
 }
 
-export function placeKey(p: Place): string {
-  return `${p.dev}\0${p.path}`;
-}
-
 /** `root` joined with a relative raw path ("" for root itself). */
 export function joinRaw(root: string, rel: string): string {
   if (rel === "") return root;
@@ -33,6 +29,61 @@ export function relativeRaw(path: string, dir: string): string | null {
   if (path === dir) return "";
   if (dir === "/") return path.startsWith("/") ? path.slice(1) : null;
   return path.startsWith(`${dir}/`) ? path.slice(dir.length + 1) : null;
+}
+
+/**
+ * Values at places, with the nearest one at or above a place. Per device, the values by path and
+ * the lengths of those paths: walking up a path looks only at the ancestors whose length some
+ * value has (found by the slash positions, without making a string per level).
+ */
+export class PlaceMap<T> {
+  private readonly byDev = new Map<string, { paths: Map<string, T>; lengths: Set<number> }>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  set(place: Place, value: T): void {
+    let dev = this.byDev.get(place.dev);
+    if (!dev) {
+      dev = { paths: new Map(), lengths: new Set() };
+      this.byDev.set(place.dev, dev);
+    }
+    if (!dev.paths.has(place.path)) this.count++;
+    dev.paths.set(place.path, value);
+    dev.lengths.add(place.path.length);
+  }
+
+  get(place: Place): T | undefined {
+    return this.byDev.get(place.dev)?.paths.get(place.path);
+  }
+
+  /**
+   * The value at the nearest proper ancestor of `place` (or at it, when `orSelf`), with the rest
+   * of the path (relativeRaw); null when none, or when the place is not absolute.
+   */
+  above(place: Place, orSelf: boolean): { value: T; rel: string } | null {
+    const dev = this.byDev.get(place.dev);
+    const path = place.path;
+    if (!dev || !path.startsWith("/")) return null;
+    if (orSelf) {
+      const self = dev.paths.get(path);
+      if (self !== undefined) return { value: self, rel: "" };
+    }
+    // Each proper ancestor ends before a slash: "/a/b/c" → "/a/b", "/a", then "/" itself (also
+    // the one of "//a", whose rest is "/a").
+    for (let cut = path.lastIndexOf("/", path.length - 2); cut > 1; cut = path.lastIndexOf("/", cut - 1)) {
+      if (!dev.lengths.has(cut)) continue;
+      const value = dev.paths.get(path.slice(0, cut));
+      if (value !== undefined) return { value, rel: path.slice(cut + 1) };
+    }
+    if (path !== "/" && dev.lengths.has(1)) {
+      const root = dev.paths.get("/");
+      if (root !== undefined) return { value: root, rel: path.slice(1) };
+    }
+    return null;
+  }
 }
 
 export class MountTable {

@@ -24,7 +24,7 @@
  * place inside the daemon's own containers directory (which only root can write).
  */
 import type { ContainerInfo, ContainerStatus, Inventory, VolumeInfo } from "./inventory.js";
-import { type MountTable, type Place, placeKey, relativeRaw } from "./mount-table.js";
+import { type MountTable, type Place, PlaceMap } from "./mount-table.js";
 import { decodeMountinfoPath, escapeMountinfoPath, type MountinfoEntry } from "./mountinfo.js";
 
 export type ContainerResourceKind =
@@ -149,11 +149,11 @@ export class ResourceIndex {
   private readonly volumes = new Map<string, VolumeInfo>();
   private readonly helpers: ReadonlySet<string>;
   /** Something attached at this place is this resource. */
-  private readonly at = new Map<string, Resource | "ignored">();
+  private readonly at = new PlaceMap<Resource | "ignored">();
   /** Something attached below this place (not at it) belongs to this anchor. */
-  private readonly below = new Map<string, ContentAnchor>();
+  private readonly below = new PlaceMap<ContentAnchor>();
   /** A mount whose (device, root) lies at or below this place shows this anchor's content. */
-  private readonly content = new Map<string, ContentAnchor>();
+  private readonly content = new PlaceMap<ContentAnchor>();
   /** Filesystems that are exclusively one resource: any mount of that device is it. */
   private readonly superblocks = new Map<string, Resource | "ignored">();
   private readonly contested = new Set<string>();
@@ -200,7 +200,7 @@ export class ResourceIndex {
       const rootfs = this.rootfsPath(c.id);
       for (const path of this.rootfsCandidates(c)) {
         const place = this.placeOf(table, path);
-        if (place) this.at.set(placeKey(place), mark({ kind: "rootfs", containerId: c.id, path: rootfs }));
+        if (place) this.at.set(place, mark({ kind: "rootfs", containerId: c.id, path: rootfs }));
         this.lookAlikePaths.add(normalizeHostPath(path));
       }
       // Docker's own network namespace files are exclusive to one container; host networking
@@ -213,7 +213,7 @@ export class ResourceIndex {
         (sandboxUse.get(key) ?? 0) === 1;
       if (exclusive) {
         const place = this.placeOf(table, key);
-        if (place) this.at.set(placeKey(place), mark({ kind: "netns", containerId: c.id, path: key }));
+        if (place) this.at.set(place, mark({ kind: "netns", containerId: c.id, path: key }));
         this.lookAlikePaths.add(key);
       }
     }
@@ -240,8 +240,8 @@ export class ResourceIndex {
         const path = `${containersDir}/${id}/${decodeMountinfoPath(rest)}`;
         return { kind: this.layout.kindOf(rest), containerId: id, path };
       };
-      this.below.set(placeKey(base), { resource: byRel });
-      this.content.set(placeKey(base), { resource: byRel });
+      this.below.set(base, { resource: byRel });
+      this.content.set(base, { resource: byRel });
       this.lookAlikePaths.add(containersDir);
     }
   }
@@ -258,13 +258,13 @@ export class ResourceIndex {
         volumeName: v.name,
         path: `${data}/${decodeMountinfoPath(rel)}`,
       });
-      this.at.set(placeKey(place), volume);
-      this.below.set(placeKey(place), { resource: sub });
+      this.at.set(place, volume);
+      this.below.set(place, { resource: sub });
       // Binds of the volume's directory (or below) in containers: only where the directory is
       // Docker's own, inside its root; a plugin's or a bind-type volume's directory may be a
       // host directory that other things bind for their own reasons.
       if (data.startsWith(`${this.rootDir}/`)) {
-        this.content.set(placeKey(place), { resource: () => volume });
+        this.content.set(place, { resource: () => volume });
       }
       this.lookAlikePaths.add(data);
     }
@@ -274,7 +274,7 @@ export class ResourceIndex {
     const claims = new Map<string, Resource | "ignored" | null>();
     for (const e of table.entries) {
       const place = table.place(e);
-      const r = place ? this.at.get(placeKey(place)) : undefined;
+      const r = place ? this.at.get(place) : undefined;
       if (r === undefined) continue;
       const key = e.fstype === "nsfs" || e.fstype === "proc" ? `${e.dev}\0${e.rootRaw}` : e.dev;
       if (e.rootRaw !== "/" && key === e.dev) continue;
@@ -287,7 +287,7 @@ export class ResourceIndex {
       const claim = claims.get(e.dev);
       if (claim === undefined || claim === null) continue;
       const place = table.place(e);
-      const r = place ? this.at.get(placeKey(place)) : undefined;
+      const r = place ? this.at.get(place) : undefined;
       if (r === undefined || !sameResource(r, claim)) claims.set(e.dev, null);
     }
     for (const [key, r] of claims) if (r !== null) this.superblocks.set(key, r);
@@ -295,13 +295,16 @@ export class ResourceIndex {
     for (const [key, r] of this.superblocks) {
       if (r !== "ignored" && r.kind === "volume" && !key.includes("\0")) {
         const volume = r;
-        this.below.set(placeKey({ dev: key, path: "/" }), {
-          resource: (rel) => ({
-            kind: "volume-submount",
-            volumeName: volume.volumeName,
-            path: `${volume.path}/${decodeMountinfoPath(rel)}`,
-          }),
-        });
+        this.below.set(
+          { dev: key, path: "/" },
+          {
+            resource: (rel) => ({
+              kind: "volume-submount",
+              volumeName: volume.volumeName,
+              path: `${volume.path}/${decodeMountinfoPath(rel)}`,
+            }),
+          },
+        );
       }
     }
   }
@@ -328,7 +331,7 @@ export class ResourceIndex {
   identifyByPlace(entry: MountinfoEntry, table: MountTable): Identification {
     const place = table.place(entry);
     if (!place) return null;
-    const exact = this.at.get(placeKey(place));
+    const exact = this.at.get(place);
     if (exact !== undefined)
       return exact === "ignored" ? { ignored: true } : { resource: exact, by: "place" };
     const under = this.findAbove(this.below, place, false);
@@ -367,26 +370,12 @@ export class ResourceIndex {
 
   /** The anchor at the nearest ancestor of `place` (or at it, when `orSelf`), with the rest of the path. */
   private findAbove(
-    map: ReadonlyMap<string, ContentAnchor>,
+    map: PlaceMap<ContentAnchor>,
     place: Place,
     orSelf: boolean,
   ): { anchor: ContentAnchor; rel: string } | null {
-    if (map.size === 0 || !place.path.startsWith("/")) return null;
-    let dir = place.path;
-    if (orSelf) {
-      const self = map.get(placeKey(place));
-      if (self) return { anchor: self, rel: "" };
-    }
-    while (dir !== "/") {
-      const cut = dir.lastIndexOf("/");
-      dir = cut <= 0 ? "/" : dir.slice(0, cut);
-      const anchor = map.get(placeKey({ dev: place.dev, path: dir }));
-      if (anchor) {
-        const rel = relativeRaw(place.path, dir);
-        if (rel !== null && rel !== "") return { anchor, rel };
-      }
-    }
-    return null;
+    const found = map.above(place, orSelf);
+    return found && { anchor: found.value, rel: found.rel };
   }
 
   /**
