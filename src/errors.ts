@@ -12,6 +12,8 @@ export const ExitCode = {
   /** `scan` found leaks, or `rm` could not clear every target. */
   LeaksFound: 3,
   Interrupted: 130,
+  /** stdout was closed before the end (128 + SIGPIPE, as a shell reports a process SIGPIPE ended). */
+  OutputClosed: 141,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { ExitCode } from "../errors.js";
 import { escapeForTerminal, escapeStack } from "../render/escape.js";
 import { PLUGIN_METADATA } from "../version.js";
 import { holdYoungGeneration } from "./heap.js";
@@ -105,7 +106,8 @@ async function run(): Promise<void> {
   full.save();
   // Interrupted: the work has cleaned up (its helper containers are gone) and reported.
   // (`watch` ends by design on a signal and says which: 143 after SIGTERM.)
-  if (interrupts.interrupted && process.exitCode !== 143) process.exitCode = 130;
+  if (interrupts.by === "SIGPIPE") process.exitCode = ExitCode.OutputClosed;
+  else if (interrupts.interrupted && process.exitCode !== 143) process.exitCode = 130;
   // Done: exit once stdout is flushed, rather than waiting for idle keep-alive connections
   // (e.g. `docker system dial-stdio` children) to be closed.
   process.stdout.write("", () => process.exit());

@@ -23,12 +23,13 @@ export interface LeakContext extends BaseContext {
   pluginVersion: string;
   /** Where the static helper binaries are (build/helper next to the bundle). */
   helperDir: string;
-  /** SIGINT/SIGTERM: aborts the work (the entry point then exits 130). */
+  /** SIGINT/SIGTERM, or stdout closed: aborts the work (the entry point then exits 130, or 141). */
   interrupts: Interrupts;
 }
 
 export interface Interrupts {
-  /** Aborted by the first SIGINT/SIGTERM: the work stops and cleans up (helper containers). */
+  /** Aborted by the first SIGINT/SIGTERM or a closed stdout (EPIPE, reported as SIGPIPE): the work
+   * stops and cleans up (helper containers). */
   readonly signal: AbortSignal;
   /** Whether a signal arrived: the work's own failures after that are its consequence, not news. */
   readonly interrupted: boolean;

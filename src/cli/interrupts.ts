@@ -3,7 +3,13 @@
  * removes its container and the workflow throws InterruptedError; the command reports what was
  * done and exits 130, like the docker CLI). If the cleanup takes longer than `cleanupTimeoutMs`,
  * or a second signal arrives, the process exits 130 at once.
+ *
+ * A closed stdout (`docker leak watch | head -3`) is what a Go CLI dies of, silently, by SIGPIPE.
+ * Node ignores SIGPIPE and reports EPIPE as an error event on stdout instead, which would crash
+ * the run wherever it is (with a running helper container left behind). It stops the work as a
+ * signal does, without a word (the reader is gone), and the run exits 141 (128 + SIGPIPE).
  */
+import { ExitCode } from "../errors.js";
 import type { Interrupts } from "./context.js";
 
 export function installInterrupts(
@@ -22,6 +28,13 @@ export function installInterrupts(
   };
   proc.on("SIGINT", onSignal);
   proc.on("SIGTERM", onSignal);
+  proc.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err; // as without this handler: any other error is a crash
+    if (interrupted) return;
+    interrupted = "SIGPIPE";
+    controller.abort();
+    setTimeout(() => proc.exit(ExitCode.OutputClosed), cleanupTimeoutMs).unref();
+  });
   return {
     signal: controller.signal,
     get interrupted() {

@@ -17,6 +17,7 @@ import {
   MOUNT_CAPABLE,
   orderMember,
   plugin,
+  pluginAsync,
   privateNamespaceHolder,
   type Run,
   requireDaemon,
@@ -26,6 +27,7 @@ import {
   unshareHolder,
   waitForOwnNamespace,
 } from "../support/daemon.js";
+import { helperContainers } from "../support/helper.js";
 import { type JsonRun, scanJson } from "../support/scan.js";
 
 /**
@@ -166,6 +168,23 @@ describe("docker leak scan finds real leaks", () => {
       scan = scanJson([name]);
     });
     after(() => scope.cleanup());
+
+    it("with its output closed before the end (| head -c0): exits 141 without a word, no helper left", async () => {
+      // Node reports a closed pipe as EPIPE (it ignores SIGPIPE); unhandled, that crashed the run
+      // with a stack trace where a docker command ends silently.
+      const child = pluginAsync(["scan", "--format", "json"]);
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString("utf8");
+      });
+      const [code] = await new Promise<[number | null, string | null]>((resolve) =>
+        child.on("close", (c, sig) => resolve([c, sig])),
+      );
+      assert.equal(code, 141, stderr);
+      assert.doesNotMatch(stderr, /EPIPE|internal error|\n\s+at |Unhandled/, stderr);
+      assert.deepEqual(helperContainers(), []);
+    });
 
     it("reports the shm as leaked, held by the host process and its PID, and exits 3", () => {
       const shm = ofContainer(scan, id).filter(

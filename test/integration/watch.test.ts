@@ -3,7 +3,7 @@
  * a finding line naming both; the leak released elsewhere → `released`; a burst of stops → all
  * found with a few helper runs (counted from the daemon's own events); --release frees a leak and
  * leaves a running container's captured copy alone; --metrics-file parses as Prometheus text;
- * SIGINT/SIGTERM → 130/143 with no helper left.
+ * SIGINT/SIGTERM → 130/143 with no helper left; its output closed → 141, silently, no helper left.
  */
 import assert from "node:assert/strict";
 import type { ChildProcessByStdio } from "node:child_process";
@@ -73,6 +73,22 @@ class Watch {
 
   kill(): void {
     this.child.kill("SIGKILL");
+  }
+
+  /** Closes the read end of its stdout, as `| head -1` does once it has its line. */
+  closeOutput(): void {
+    this.child.stdout.destroy();
+  }
+
+  /** Its exit, waited for at most `seconds` (generous: the bound is not what is tested). */
+  async exit(seconds = 60): Promise<[number | null, string | null]> {
+    const late = new Promise<never>((_, reject) =>
+      setTimeout(
+        () => reject(new Error(`still running after ${seconds} s:\n${this.stderr}`)),
+        seconds * 1000,
+      ).unref(),
+    );
+    return Promise.race([this.exited, late]);
   }
 }
 
@@ -217,6 +233,21 @@ describe("docker leak watch", () => {
     assert.ok(heldBy(running.id, holder), "the running container's copy is untouched");
     assert.ok(!w.lines.some((l) => l.release?.finding?.target?.id === running.id));
     assert.equal((await w.stop("SIGINT"))[0], 130);
+  });
+
+  it("its output closed: at the next line it exits 141 without a word, no helper container left", async () => {
+    const victim = shareable(scope, "watch-closed");
+    const holder = privateNamespaceHolder(scope);
+    await waitForOwnNamespace(holder);
+    const w = started(new Watch(["--interval", "200ms"]));
+    await w.line("captured", findingOf(victim.id, "captured"));
+    w.closeOutput();
+    // The leak's line is written to the closed pipe.
+    dockerOk(["stop", "-t", "0", victim.name]);
+    const [code] = await w.exit();
+    assert.equal(code, 141, w.stderr);
+    assert.doesNotMatch(w.stderr, /EPIPE|internal error|\n\s+at |Unhandled/);
+    assert.deepEqual(await noHelpersLeft(), []);
   });
 
   it("an interrupt in the middle of a scan: exit 130 at once, no helper container left", async () => {

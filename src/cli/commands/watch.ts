@@ -1,6 +1,6 @@
 import { Command, Option } from "clipanion";
 import { runWatch, type WatchSink } from "../../core/watch.js";
-import { UsageError } from "../../errors.js";
+import { ExitCode, UsageError } from "../../errors.js";
 import { emptyWatchStats } from "../../model/watch.js";
 import { escapeForTerminal } from "../../render/escape.js";
 import { renderWatchMetrics } from "../../render/metrics.js";
@@ -23,7 +23,7 @@ export class WatchCommand extends Command<LeakContext> {
 
       --metrics-file PATH rewrites PATH (atomically: a temporary file renamed into place) after every scan, in Prometheus' text format for node_exporter's textfile collector: findings by severity and resource kind, releases done and failed, scans and their duration, the last successful scan's time, whether the daemon is reachable.
 
-      Runs until interrupted: exit status 130 after SIGINT, 143 after SIGTERM; no helper container is left.
+      Runs until interrupted: exit status 130 after SIGINT, 143 after SIGTERM, 141 when its output is closed; no helper container is left.
     `,
     examples: [
       ["Watch for leaks", "docker leak watch"],
@@ -83,6 +83,10 @@ export class WatchCommand extends Command<LeakContext> {
     };
     await runWatch(deps, { intervalMs, release: this.release, dryRun: this.dryRun }, sink);
     // It ends only when interrupted: 128 + the signal's number, like a shell.
-    return ctx.interrupts.by === "SIGTERM" ? 143 : 130;
+    return ctx.interrupts.by === "SIGTERM"
+      ? 143
+      : ctx.interrupts.by === "SIGPIPE"
+        ? ExitCode.OutputClosed
+        : ExitCode.Interrupted;
   }
 }
