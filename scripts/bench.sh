@@ -21,8 +21,9 @@
 # containers ran; plus P plain host `sleep` processes.
 #   small: N=40  P=500  K=20        large: N=160 P=2000 K=80 (4x)
 # Env: RUNS (default 5), MANUAL_RUNS (default RUNS; the manual search is slow at large size),
-#      B_PLUGIN (another build's dist/docker-leak.cjs: its scan end to end is timed too, run for
-#      run alternating with this one's, A B A B …, with the median of the ratios: A/B in one sitting),
+#      B_PLUGIN (another build's dist/docker-leak.cjs: its scan end to end is measured too, run for
+#      run alternating with this one's, A B A B …: wall time, CPU time and peak RSS of each run
+#      (scripts/bench-rusage.c), their medians and the medians of the ratios: A/B in one sitting),
 #      SETTLE (seconds to let the daemon settle after the setup, default 5),
 #      HELP_RUNS (default 10, passed to bench-help.sh), DOCKER_HOST (default: the test daemon),
 #      HOLD=1 (build the size's host, then keep it until interrupted, timing nothing: for profiling
@@ -68,8 +69,13 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+if [ -n "${B_PLUGIN:-}" ]; then
+  command -v gcc >/dev/null || { echo "bench: B_PLUGIN needs gcc (scripts/bench-rusage.c)" >&2; exit 2; }
+  gcc -O2 -Wall -Wextra -Werror -o "$work/rusage" scripts/bench-rusage.c
+fi
 
 median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m}'; }
+median3() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
 
 time_ms() { # command… → wall ms of one run (exit status ignored: scan exits 3 on leaks)
   local t0 t1
@@ -109,8 +115,9 @@ keep_helper_image() { # name: keep the helper image the last run used
     docker create --name "$tag-keep-$1-$id" "${relabel[@]}" --network none "$id" >/dev/null
   done
 }
-ab_e2e() { # runs → "A-median B-median median-of-A/B" (ms), the two alternating run for run
-  local i a b
+ab_e2e() { # runs → "A-wall B-wall wall-ratio A-cpu B-cpu cpu-ratio A-peak B-peak peak-ratio" (ms, ms, KiB;
+  # medians, and medians of the ratios run for run), the two builds alternating A B A B …
+  local i
   : >"$work/ab"
   mkdir -m 700 -p "$work/cache-a" "$work/cache-b"
   XDG_CACHE_HOME="$work/cache-a" scan_e2e >/dev/null 2>&1 || true
@@ -118,13 +125,19 @@ ab_e2e() { # runs → "A-median B-median median-of-A/B" (ms), the two alternatin
   XDG_CACHE_HOME="$work/cache-b" scan_e2e_b >/dev/null 2>&1 || true
   keep_helper_image b
   for i in $(seq "$1"); do
-    a=$(XDG_CACHE_HOME="$work/cache-a" time_ms scan_e2e)
-    b=$(XDG_CACHE_HOME="$work/cache-b" time_ms scan_e2e_b)
-    echo "$a $b" >>"$work/ab"
+    # each: wall ms, CPU ms, peak KiB, exit status (scripts/bench-rusage.c)
+    echo "$(XDG_CACHE_HOME="$work/cache-a" "$work/rusage" node dist/docker-leak.cjs scan --format json)" \
+      "$(XDG_CACHE_HOME="$work/cache-b" "$work/rusage" node "$B_PLUGIN" scan --format json)" >>"$work/ab"
   done
-  printf '%s %s %s\n' "$(awk '{print $1}' "$work/ab" | median | awk '{printf "%.1f", $1/1000}')" \
-    "$(awk '{print $2}' "$work/ab" | median | awk '{printf "%.1f", $1/1000}')" \
-    "$(awk '{printf "%.4f\n", $1/$2}' "$work/ab" | sort -n | awk '{a[NR]=$1} END {printf "%.3f", (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}')"
+  awk '$4 != 3 || $8 != 3' "$work/ab" | grep -q . &&
+    echo "bench: not every A/B run exited 3 (leaks found): $(awk '{print $4 "/" $8}' "$work/ab" | sort | uniq -c | tr '\n' ' ')" >&2
+  local col
+  for col in 1 2 3; do
+    printf '%s %s %s ' "$(awk -v c=$col '{print $c}' "$work/ab" | median3)" \
+      "$(awk -v c=$((col + 4)) '{print $c}' "$work/ab" | median3)" \
+      "$(awk -v c=$col '{printf "%.4f\n", $c/$(c+4)}' "$work/ab" | median3)"
+  done
+  echo
 }
 helper_scan() { "$HELPER" scan --filter "$ROOTDIR" --filter /netns/; }  # the plugin's filters
 manual() { # the manual way, as the issue writes it: one find | xargs grep over every process's mounts per container
@@ -202,14 +215,14 @@ bench_size() { # size N P K
   # Let the daemon finish the setup's work (exits, unmounts, events of the killed containers)
   # before anything is timed: the first scans after a mass kill otherwise pay for it.
   sleep "${SETTLE:-5}"
-  local e2e helper man mang flo rss_plugin rss_helper fixed rss_more e2e_more ab
+  local e2e helper man mang flo rss_plugin rss_helper fixed rss_more e2e_more aw bw rw ac bc rc ap bp rp
   e2e=$(median_ms "$RUNS" scan_e2e)
   if [ -n "${B_PLUGIN:-}" ]; then
-    ab=$(ab_e2e "$RUNS")
-    printf '\n== %s: A/B, this build (A) and %s (B), alternating, %s runs each\n' "$size" "$B_PLUGIN" "$RUNS"
-    printf '%-44s %10s ms\n' "A: docker leak scan --format json" "${ab%% *}" "B: the same, other build" "$(echo "$ab" | cut -d' ' -f2)"
-    printf '%-44s %10sx\n' "median of A/B, run for run" "${ab##* }"
-    echo "RESULT-AB $size a=${ab%% *} b=$(echo "$ab" | cut -d' ' -f2) ratio=${ab##* }"
+    read -r aw bw rw ac bc rc ap bp rp < <(ab_e2e "$RUNS")
+    printf '\n== %s: A/B, this build (A) and %s (B), alternating, %s runs each (medians)\n' "$size" "$B_PLUGIN" "$RUNS"
+    printf '%-44s %12s %12s %14s\n' "docker leak scan --format json" "A" "B" "A/B run for run" \
+      "wall (ms)" "$aw" "$bw" "$rw" "CPU, user + system (ms)" "$ac" "$bc" "$rc" "peak RSS (KiB)" "$ap" "$bp" "$rp"
+    echo "RESULT-AB $size wall_a=$aw wall_b=$bw wall_ratio=$rw cpu_a=$ac cpu_b=$bc cpu_ratio=$rc peak_a_kb=$ap peak_b_kb=$bp peak_ratio=$rp"
   fi
   helper=$(median_ms "$RUNS" helper_scan)
   flo=$(median_ms "$RUNS" floor)
