@@ -5,7 +5,7 @@
  * the default growth the young generation reaches 16 MiB within the first bursts, every later
  * scavenge walks and copies more, and the process keeps the larger space to the end. Held at its
  * first size, a scan's collections stay small and short: measured on the benchmark host (see
- * BENCHMARKS.md, "Keep the speed, fourth sitting") about 8% less CPU and 10 MiB less peak memory,
+ * BENCHMARKS.md, "Keep the speed, fourth sitting") 2–3 % less CPU and 9–14 MiB less peak memory,
  * the same wall time.
  *
  * The flag is set only once the main bundle is loaded and set back before its code cache is
