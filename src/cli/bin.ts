@@ -3,8 +3,8 @@ import { dirname, join } from "node:path";
 import { ExitCode } from "../errors.js";
 import { escapeForTerminal, escapeStack } from "../render/escape.js";
 import { PLUGIN_METADATA } from "../version.js";
-import { holdYoungGeneration } from "./heap.js";
 import { installInterrupts } from "./interrupts.js";
+import { holdRunFlags } from "./run-flags.js";
 
 const argv = process.argv.slice(2);
 if (argv[0] === "docker-cli-plugin-metadata") {
@@ -81,8 +81,8 @@ async function run(): Promise<void> {
   }
   // The rest of the plugin: a bundle of its own (see full.ts), loaded only now.
   const full = await loadFull();
-  // Only now, and set back before the code cache is saved (see heap.ts).
-  const heap = holdYoungGeneration();
+  // Only now, and set back before the code cache is saved (see run-flags.ts).
+  const flags = holdRunFlags();
   const { main, seaSupport } = full.exports;
   let dir: string | undefined;
   try {
@@ -102,7 +102,7 @@ async function run(): Promise<void> {
     process.stderr.write(`docker leak: internal error: ${what}\n`);
     process.exitCode = 1;
   }
-  heap.release();
+  flags.release();
   full.save();
   // Interrupted: the work has cleaned up (its helper containers are gone) and reported.
   // (`watch` ends by design on a signal and says which: 143 after SIGTERM.)

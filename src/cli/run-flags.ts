@@ -1,0 +1,66 @@
+/**
+ * V8 flags held for one run. A command is a short process (a scan takes a quarter of a second),
+ * and two of V8's defaults are made for long ones:
+ *
+ * - The young generation starts small (1 MiB semi-spaces) and doubles each time a scavenge finds
+ *   much of it alive. A scan allocates tens of MB of short-lived objects (mount lines, findings,
+ *   JSON pieces) in bursts while little of it is alive at once; with the default growth the young
+ *   generation reaches 16 MiB within the first bursts, every later scavenge walks and copies more,
+ *   and the process keeps the larger space to the end. Held at its first size
+ *   (`--semi-space-growth-factor=1`), collections stay small and short.
+ * - TurboFan optimizes a function once it has run a given amount of bytecode (Node 20's
+ *   `--interrupt-budget`). In a scan, the per-mount and per-finding functions reach that early,
+ *   and their optimization (on compiler threads) costs more CPU than it saves before the process
+ *   ends. With twice the budget they run a little longer unoptimized first; long runs (100,000
+ *   mounts, `watch`) still get them optimized.
+ *
+ * Measured on the benchmark host (BENCHMARKS.md, "Keep the speed, fourth sitting").
+ *
+ * The flags are set only once the main bundle is loaded and set back before its code cache is
+ * written: V8 stamps a code cache with a hash of its flags and rejects one made under other flags,
+ * so the cache must be read and written under the defaults. They are set only on the Node majors
+ * where each flag was checked to exist with that default (`node --v8-options` of 20.20, 22.23 and
+ * 24.22; Node 22 and 24 tier up by invocation counts instead of this budget); elsewhere nothing
+ * changes.
+ */
+import { setFlagsFromString } from "node:v8";
+
+export interface HeldFlag {
+  /** The flag's name, without dashes. */
+  name: string;
+  /** The value for the run. */
+  held: number;
+  /** V8's default for that Node major, set back on release. */
+  defaultValue: number;
+}
+
+const GROWTH: HeldFlag = { name: "semi-space-growth-factor", held: 1, defaultValue: 2 };
+
+/** What is held, per Node major. */
+export const HELD_FLAGS: Readonly<Record<number, readonly HeldFlag[]>> = {
+  20: [GROWTH, { name: "interrupt-budget", held: 2 * 67584, defaultValue: 67584 }],
+  22: [GROWTH],
+  24: [GROWTH],
+};
+
+export interface RunFlags {
+  /** The flags held now (none: this Node is left as it is, or they were released). */
+  readonly held: readonly HeldFlag[];
+  /** Sets the defaults back (before a code cache is written); idempotent. */
+  release(): void;
+}
+
+export function holdRunFlags(nodeVersion: string = process.versions.node): RunFlags {
+  const major = Number.parseInt(nodeVersion.split(".")[0] ?? "", 10);
+  let held = HELD_FLAGS[major] ?? [];
+  for (const f of held) setFlagsFromString(`--${f.name}=${f.held}`);
+  return {
+    get held() {
+      return held;
+    },
+    release() {
+      for (const f of held) setFlagsFromString(`--${f.name}=${f.defaultValue}`);
+      held = [];
+    },
+  };
+}
