@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -282,6 +282,29 @@ describe("scan of many daemons (contexts)", { concurrency: false }, () => {
     return pids.filter((p) => p > 0);
   };
 
+  /**
+   * Host processes that run the helper binary (its name, as the kernel keeps the first 15 bytes),
+   * found by reading /proc: a sweep takes a few milliseconds, where a scan's helper runs for tens,
+   * so it can be caught before it ends (the API's list and inspect are too slow for that).
+   */
+  const helperProcesses = (): number[] => {
+    const pids: number[] = [];
+    const isHelper = (pid: string) => readFileSync(`/proc/${pid}/comm`, "utf8") === "docker-leak-hel\n";
+    for (const name of readdirSync("/proc")) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        if (!isHelper(name)) continue;
+        // Not its watched workers: stopping one would make the helper give up on it and go on.
+        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+        const ppid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "";
+        if (!isHelper(ppid)) pids.push(Number(name));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return pids;
+  };
+
   it("Ctrl-C mid-fleet, while a helper runs on every daemon: exit 130, no helper left on any daemon", async () => {
     // Each helper is caught running and stopped (SIGSTOP) so that it is still there when ^C comes:
     // the plugin must remove it. A helper that ends before it is caught ends that try.
@@ -303,22 +326,30 @@ describe("scan of many daemons (contexts)", { concurrency: false }, () => {
         }),
       );
       const stopped = new Map<string, number>();
+      const stoppedPids = new Set<number>();
       const deadline = Date.now() + 60_000;
       // A daemon whose scan ended before its helper was caught ends the try at once.
       const missed = () =>
         DAEMONS.some((d) => !stopped.has(d.context) && stderr.includes(`${d.context}: done`));
       while (!exited && stopped.size < DAEMONS.length && Date.now() < deadline && !missed()) {
-        for (const d of DAEMONS) {
-          if (stopped.has(d.context)) continue;
-          for (const pid of await runningHelpers(d)) {
-            try {
-              process.kill(pid, "SIGSTOP");
-              stopped.set(d.context, pid);
-            } catch {
-              // ended between the look and the signal
+        for (const pid of helperProcesses()) {
+          if (stoppedPids.has(pid)) continue;
+          try {
+            process.kill(pid, "SIGSTOP");
+            stoppedPids.add(pid);
+          } catch {
+            // ended between the look and the signal
+          }
+        }
+        if (stoppedPids.size >= DAEMONS.length) {
+          // Which daemon's helper each stopped process is (a stopped one stays "running" there).
+          for (const d of DAEMONS) {
+            for (const pid of await runningHelpers(d)) {
+              if (stoppedPids.has(pid) && !stopped.has(d.context)) stopped.set(d.context, pid);
             }
           }
         }
+        await new Promise((r) => setImmediate(r));
       }
       if (stopped.size === DAEMONS.length) {
         child.kill("SIGINT");
@@ -328,7 +359,13 @@ describe("scan of many daemons (contexts)", { concurrency: false }, () => {
         return;
       }
       // Not all caught: let this try end (a stopped helper is removed with its scan's ^C).
-      for (const pid of stopped.values()) process.kill(pid, "SIGCONT");
+      for (const pid of stoppedPids) {
+        try {
+          process.kill(pid, "SIGCONT");
+        } catch {
+          // gone already (it had exited when it was stopped): nothing to continue
+        }
+      }
       child.kill("SIGINT");
       await closed;
       for (const d of DAEMONS) assert.equal(helpersOn(d), "", `no helper left on ${d.context}`);
