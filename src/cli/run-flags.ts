@@ -50,9 +50,19 @@ export interface RunFlags {
   release(): void;
 }
 
-export function holdRunFlags(nodeVersion: string = process.versions.node): RunFlags {
+/**
+ * `nodeOptions`: the flags Node was started with (its arguments and NODE_OPTIONS). A flag set
+ * there is the user's: it is left alone (setting "back" V8's default would also make the code
+ * cache's flags differ from the ones it is read under, and remake it on every run).
+ */
+export function holdRunFlags(
+  nodeVersion: string = process.versions.node,
+  nodeOptions: string = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`,
+): RunFlags {
   const major = Number.parseInt(nodeVersion.split(".")[0] ?? "", 10);
-  let held = HELD_FLAGS[major] ?? [];
+  // V8 takes a flag's dashes and underscores alike.
+  const given = nodeOptions.replaceAll("_", "-");
+  let held = (HELD_FLAGS[major] ?? []).filter((f) => !given.includes(`-${f.name}`));
   for (const f of held) setFlagsFromString(`--${f.name}=${f.held}`);
   return {
     get held() {

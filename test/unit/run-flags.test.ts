@@ -90,6 +90,19 @@ describe("holdRunFlags", () => {
     }
   });
 
+  it("leaves a flag Node was started with to the user", { skip: !HELD_FLAGS[MAJOR] }, () => {
+    const mine = child(
+      `const flags = hold(); process.stdout.write(JSON.stringify(flags.held.map((f) => f.name)));`,
+      ["--semi_space_growth_factor=3"],
+    );
+    const names = JSON.parse(mine.out) as string[];
+    assert.ok(!names.includes("semi-space-growth-factor"), names.join());
+    assert.deepEqual(
+      names,
+      (HELD_FLAGS[MAJOR] ?? []).map((f) => f.name).filter((n) => n !== "semi-space-growth-factor"),
+    );
+  });
+
   it("leaves a Node whose V8 it does not know as it is", () => {
     const r = JSON.parse(child(`const flags = hold("18.19.0");${CHURN}`).out);
     assert.deepEqual(r.held, []);
