@@ -74,8 +74,9 @@ if [ -n "${B_PLUGIN:-}" ]; then
   gcc -O2 -Wall -Wextra -Werror -o "$work/rusage" scripts/bench-rusage.c
 fi
 
-median() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.1f", m}'; }
-median3() { sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
+median() { # [decimals, default 1]
+  sort -n | awk -v d="${1:-1}" '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.*f", d, m}'
+}
 
 time_ms() { # command… → wall ms of one run (exit status ignored: scan exits 3 on leaks)
   local t0 t1
@@ -133,9 +134,9 @@ ab_e2e() { # runs → "A-wall B-wall wall-ratio A-cpu B-cpu cpu-ratio A-peak B-p
     echo "bench: not every A/B run exited 3 (leaks found): $(awk '{print $4 "/" $8}' "$work/ab" | sort | uniq -c | tr '\n' ' ')" >&2
   local col
   for col in 1 2 3; do
-    printf '%s %s %s ' "$(awk -v c=$col '{print $c}' "$work/ab" | median3)" \
-      "$(awk -v c=$((col + 4)) '{print $c}' "$work/ab" | median3)" \
-      "$(awk -v c=$col '{printf "%.4f\n", $c/$(c+4)}' "$work/ab" | median3)"
+    printf '%s %s %s ' "$(awk -v c=$col '{print $c}' "$work/ab" | median 3)" \
+      "$(awk -v c=$((col + 4)) '{print $c}' "$work/ab" | median 3)" \
+      "$(awk -v c=$col '{printf "%.4f\n", $c/$(c+4)}' "$work/ab" | median 3)"
   done
   echo
 }

@@ -38,10 +38,11 @@ export function relativeRaw(path: string, dir: string): string | null {
  */
 export class PlaceMap<T> {
   private readonly byDev = new Map<string, { paths: Map<string, T>; lengths: Set<number> }>();
-  private count = 0;
 
   get size(): number {
-    return this.count;
+    let n = 0;
+    for (const dev of this.byDev.values()) n += dev.paths.size;
+    return n;
   }
 
   set(place: Place, value: T): void {
@@ -50,7 +51,6 @@ export class PlaceMap<T> {
       dev = { paths: new Map(), lengths: new Set() };
       this.byDev.set(place.dev, dev);
     }
-    if (!dev.paths.has(place.path)) this.count++;
     dev.paths.set(place.path, value);
     dev.lengths.add(place.path.length);
   }

@@ -334,9 +334,9 @@ export class ResourceIndex {
     const exact = this.at.get(place);
     if (exact !== undefined)
       return exact === "ignored" ? { ignored: true } : { resource: exact, by: "place" };
-    const under = this.findAbove(this.below, place, false);
+    const under = this.below.above(place, false);
     if (under) {
-      const r = under.anchor.resource(under.rel);
+      const r = under.value.resource(under.rel);
       if (r === "ignored") return { ignored: true };
       if (r) return { resource: r, by: "place" };
     }
@@ -353,9 +353,9 @@ export class ResourceIndex {
     const whole = this.superblocks.get(entry.dev) ?? this.superblocks.get(`${entry.dev}\0${entry.rootRaw}`);
     if (whole !== undefined)
       return whole === "ignored" ? { ignored: true } : { resource: whole, by: "content" };
-    const inside = this.findAbove(this.content, { dev: entry.dev, path: entry.rootRaw }, true);
+    const inside = this.content.above({ dev: entry.dev, path: entry.rootRaw }, true);
     if (inside) {
-      const r = inside.anchor.resource(inside.rel);
+      const r = inside.value.resource(inside.rel);
       if (r === "ignored") return { ignored: true };
       if (r) return { resource: r, by: "content" };
     }
@@ -366,16 +366,6 @@ export class ResourceIndex {
   superblockResource(dev: string): Resource | undefined {
     const r = this.superblocks.get(dev);
     return r === undefined || r === "ignored" ? undefined : r;
-  }
-
-  /** The anchor at the nearest ancestor of `place` (or at it, when `orSelf`), with the rest of the path. */
-  private findAbove(
-    map: PlaceMap<ContentAnchor>,
-    place: Place,
-    orSelf: boolean,
-  ): { anchor: ContentAnchor; rel: string } | null {
-    const found = map.above(place, orSelf);
-    return found && { anchor: found.value, rel: found.rel };
   }
 
   /**

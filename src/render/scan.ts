@@ -191,14 +191,11 @@ export function renderQuiet(view: ScanView, noTrunc: boolean): string {
 }
 
 /**
- * The JSON document, in pieces: one per finding, so that a scan with thousands of findings is
- * written out as it is serialised instead of being built as one string. Compact, like
- * `docker ps --format json`; pipe it to `jq` for reading.
- */
-/**
- * The JSON document, in pieces: one per finding (and the commas between them), escaped one by one,
- * so that no second copy of the report is made; the caller packs the pieces into large writes
- * (cli/write-pieces.ts). `end` follows the document (a newline; nothing when it is embedded).
+ * The JSON document, in pieces: one per finding (and the commas between them), each escaped on its
+ * own, so that a scan with thousands of findings is written out as it is serialised instead of
+ * being built as one string; the caller packs the pieces into large writes (cli/write-pieces.ts).
+ * Compact, like `docker ps --format json`; pipe it to `jq` for reading. `end` follows the document
+ * (a newline; nothing when it is embedded in the fleet's).
  */
 export function* renderScanJson(view: ScanView, end = "\n"): Generator<string> {
   const { report } = view;
