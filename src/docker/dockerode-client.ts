@@ -154,13 +154,26 @@ export class DockerodeClient implements DockerClient {
         .getContainer(id)
         .inspect()
         .then((i) => mapContainer(i as unknown as Json))
-        // Removed between list and inspect: it no longer exists, so it holds nothing.
-        .catch((err: { statusCode?: number }) => {
-          if (err.statusCode === 404) return undefined;
+        // Removed between list and inspect: it no longer exists, so it holds nothing. Podman
+        // answers 500 instead of 404 for a moment while it removes one ("does not exist in
+        // database"): whether it still exists is then asked of the daemon's list, not read
+        // from the message.
+        .catch(async (err: { statusCode?: number }) => {
+          if (err.statusCode === 404 || !(await this.stillListed(id))) return undefined;
           throw classifyDaemonError(err, this.endpoint, `inspect container ${id}`);
         });
     const inspected = await mapLimited(ids, INSPECTS_IN_FLIGHT, inspect);
     return inspected.filter((c): c is ContainerInfo => c !== undefined);
+  }
+
+  /** Whether the daemon still lists container `id`; true when it cannot say (the caller's error stands). */
+  private async stillListed(id: string): Promise<boolean> {
+    try {
+      const list = await this.docker.listContainers({ all: true, filters: { id: [id] } });
+      return list.some((c) => c.Id === id);
+    } catch {
+      return true;
+    }
   }
 
   async swarmNodes(): Promise<SwarmNode[]> {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
+import { DockerodeClient } from "../../src/docker/dockerode-client.js";
 import type { Finding } from "../../src/model/findings.js";
 import { hostMountinfoLines, mntnsOf, plugin, uniqueName } from "../support/daemon.js";
 import type { ScanJson } from "../support/scan.js";
@@ -307,6 +308,46 @@ describe("docker leak on Podman", { skip }, () => {
       );
       assert.deepEqual(copiesOf(volEnd()), []);
       assert.equal(podman(["volume", "exists", vol]).code, 1, "the volume is gone");
+    });
+  });
+
+  describe("containers removed while they are listed", () => {
+    const scope = new PodmanScope();
+    after(() => scope.cleanup());
+
+    // Podman answers an inspect with 500 ("does not exist in database"), not 404, for a moment
+    // while it removes a container (about 1 request in 200 during a `podman rm`, measured with
+    // curl). A scan that lists just then must count the container gone, not fail.
+    it("are gone to the inventory, never an error", { timeout: 120_000 }, async () => {
+      const client = new DockerodeClient(
+        { host: HOST, context: "default", source: "test", configDir: "/nonexistent" },
+        { rawGlobals: [] },
+      );
+      let listings = 0;
+      try {
+        for (let round = 0; round < 20; round++) {
+          const name = scope.container(uniqueName("churn"));
+          podmanOk(["create", "--name", name, IMAGE, "sleep", "1000"]);
+          const rm = spawn(
+            "podman",
+            ["--root", ROOT, "--runroot", `${RUN_DIR}/run`, "--storage-driver", "overlay", "rm", "-f", name],
+            { env: { ...process.env, CONTAINERS_CONF: `${RUN_DIR}/containers.conf` }, stdio: "ignore" },
+          );
+          const removed = new Promise<void>((resolve) => rm.on("exit", () => resolve()));
+          let done = false;
+          void removed.then(() => {
+            done = true;
+          });
+          while (!done) {
+            await client.containers();
+            listings++;
+          }
+          await removed;
+        }
+      } finally {
+        client.close();
+      }
+      assert.ok(listings >= 20, `listed ${listings} times`);
     });
   });
 
