@@ -1,27 +1,22 @@
 /**
- * V8 flags held for one run. A command is a short process (a scan takes a quarter of a second),
- * and two of V8's defaults are made for long ones:
+ * A V8 flag held for one run. A command is a short process (a scan takes a quarter of a second),
+ * and V8's young generation is sized for long ones: it starts small (1 MiB semi-spaces) and
+ * doubles each time a scavenge finds much of it alive. A scan allocates tens of MB of short-lived
+ * objects (mount lines, findings, JSON pieces) in bursts while little of it is alive at once;
+ * with the default growth the young generation reaches 16 MiB within the first bursts, every
+ * later scavenge walks and copies more, and the process keeps the larger space to the end. Held
+ * at its first size (`--semi-space-growth-factor=1`), collections stay small and short, and the
+ * peak memory of a large scan is a fifth lower for the same time (BENCHMARKS.md, "Keep the speed").
  *
- * - The young generation starts small (1 MiB semi-spaces) and doubles each time a scavenge finds
- *   much of it alive. A scan allocates tens of MB of short-lived objects (mount lines, findings,
- *   JSON pieces) in bursts while little of it is alive at once; with the default growth the young
- *   generation reaches 16 MiB within the first bursts, every later scavenge walks and copies more,
- *   and the process keeps the larger space to the end. Held at its first size
- *   (`--semi-space-growth-factor=1`), collections stay small and short.
- * - TurboFan optimizes a function once it has run a given amount of bytecode (Node 20's
- *   `--interrupt-budget`). In a scan, the per-mount and per-finding functions reach that early,
- *   and their optimization (on compiler threads) costs more CPU than it saves before the process
- *   ends. With twice the budget they run a little longer unoptimized first; long runs (100,000
- *   mounts, `watch`) still get them optimized.
+ * TurboFan's budget is left as it is: twice Node 20's `--interrupt-budget` saves CPU on small
+ * scans but costs about 2 % of wall time on large ones, whose per-finding functions pay back
+ * their optimization.
  *
- * Measured on the benchmark host (BENCHMARKS.md, "Keep the speed, fourth sitting").
- *
- * The flags are set only once the main bundle is loaded and set back before its code cache is
+ * The flag is set only once the main bundle is loaded and set back before its code cache is
  * written: V8 stamps a code cache with a hash of its flags and rejects one made under other flags,
- * so the cache must be read and written under the defaults. They are set only on the Node majors
- * where each flag was checked to exist with that default (`node --v8-options` of 20.20, 22.23 and
- * 24.22; Node 22 and 24 tier up by invocation counts instead of this budget); elsewhere nothing
- * changes.
+ * so the cache must be read and written under the defaults. It is set only on the Node majors
+ * where it was checked to exist with that default (`node --v8-options` of 20.20, 22.23 and
+ * 24.22); elsewhere nothing changes.
  */
 import { setFlagsFromString } from "node:v8";
 
@@ -38,7 +33,7 @@ const GROWTH: HeldFlag = { name: "semi-space-growth-factor", held: 1, defaultVal
 
 /** What is held, per Node major. */
 export const HELD_FLAGS: Readonly<Record<number, readonly HeldFlag[]>> = {
-  20: [GROWTH, { name: "interrupt-budget", held: 2 * 67584, defaultValue: 67584 }],
+  20: [GROWTH],
   22: [GROWTH],
   24: [GROWTH],
 };

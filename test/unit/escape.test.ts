@@ -181,6 +181,11 @@ describe("escapeJsonText", () => {
     assert.ok(json.includes("é") && json.includes("🐳"), "other non-ASCII stays as it is");
   });
 
+  it("a DEL in otherwise plain ASCII is escaped too", () => {
+    assert.equal(escapeJsonText('{"comm":"a\x7fb"}'), '{"comm":"a\\u007fb"}');
+    assert.equal(escapeJsonText('"\x7f"'), '"\\u007f"');
+  });
+
   it("JSON without such characters is returned as it is", () => {
     const json = JSON.stringify({ a: "/var/lib/docker é", b: [1, 2, null] });
     assert.equal(escapeJsonText(json), json);

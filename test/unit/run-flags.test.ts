@@ -1,7 +1,7 @@
 /**
- * src/cli/run-flags.ts: V8 flags held for one run (the young generation at its first size; on
- * Node 20, twice the interrupt budget before TurboFan), each one's effect seen in a process of its
- * own, the defaults it sets back equal to V8's, and the code cache still accepted after release.
+ * src/cli/run-flags.ts: V8 flags held for one run (the young generation at its first size), each
+ * one's effect seen in a process of its own, the defaults it sets back equal to V8's, and the code
+ * cache still accepted after release.
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -39,16 +39,6 @@ const CHURN = `
   const ns = v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space");
   process.stdout.write(JSON.stringify({ held: flags.held.map((f) => f.name), mib: ns.space_size / 1048576 }));`;
 
-/** How many calls a small function takes to be optimized by TurboFan (compiled synchronously). */
-const CALLS_TO_OPTIMIZE = `
-  function g(a, b) { return a.x + b.y * 2 - (a.x ^ b.y) + (a.x > b.y ? 1 : 0); }
-  const a = { x: 3 }, b = { y: 5 };
-  let n = 0;
-  // %GetOptimizationStatus bit 4: optimized by TurboFan.
-  for (; n < 1e6 && (new Function("g", "return %GetOptimizationStatus(g)")(g) & 16) === 0; n++) g(a, b);
-  process.stdout.write(String(n));`;
-const TIERING = ["--allow-natives-syntax", "--no-concurrent-recompilation"];
-
 describe("holdRunFlags", () => {
   it("keeps the young generation at its first size under a scan-like load, silently", {
     skip: !heldHere("semi-space-growth-factor"),
@@ -67,18 +57,6 @@ describe("holdRunFlags", () => {
     const r = JSON.parse(child(`const flags = hold(); flags.release(); flags.release();${CHURN}`).out);
     assert.deepEqual(r.held, []);
     assert.ok(r.mib >= 16, `${r.mib} MiB`);
-  });
-
-  it("on Node 20, TurboFan waits for twice the bytecode; after release, as before", {
-    skip: !heldHere("interrupt-budget"),
-  }, () => {
-    const calls = (setup: string) => Number(child(`${setup}${CALLS_TO_OPTIMIZE}`, TIERING).out);
-    const base = calls("");
-    const held = calls("hold();");
-    const released = calls("hold().release();");
-    assert.ok(base > 100, `optimized after ${base} calls by default`);
-    assert.ok(held >= 1.8 * base, `held: ${held} calls, default: ${base}`);
-    assert.equal(released, base);
   });
 
   it("sets back exactly V8's defaults (as `node --v8-options` prints them)", {
