@@ -604,7 +604,7 @@ function finding(args: {
     facts,
   };
   const { cause, cure } = explain(ctx);
-  return { severity, target, resource, holder, mount, pinned, cause: { ...cause, facts }, cure, unmount };
+  return { severity, target, resource, holder, mount, pinned, cause, cure, unmount };
 }
 
 // ------------------------------------------------------------------------------------------

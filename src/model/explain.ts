@@ -5,7 +5,7 @@
  * recommended. The cure also names the command that releases the copy now.
  */
 import type { DaemonLocation } from "./daemon.js";
-import type { Cure, Explanation, MountRef, PinnedFile, Severity } from "./findings.js";
+import type { Cause, Cure, Explanation, MountRef, PinnedFile, Severity } from "./findings.js";
 import type { Holder } from "./holders.js";
 import { leakCommand } from "./names.js";
 import type { CauseFacts, MountPropagation } from "./propagation.js";
@@ -94,26 +94,71 @@ function daemonPhrase(d: DaemonLocation): string {
     : `the daemon's mount namespace${ns} (${d.service ?? "dockerd"} PID ${d.pid})`;
 }
 
-export function explain(ctx: ExplainContext): { cause: Explanation; cure: Cure } {
-  const c = cause(ctx);
-  const k = cure(ctx);
-  return {
-    cause: { short: flat(c.short), full: flat(c.full) },
-    cure: { short: flat(k.short), full: flat(k.full), immediate: k.immediate },
-  };
+/**
+ * A finding's cause and cure, put in words when they are read rather than when the finding is
+ * made. The sentences are a kilobyte or two per finding; a large host has tens of thousands of
+ * findings, and words made with them would be carried through every garbage collection of the
+ * analysis only to be written once at the end. Made on reading, they are garbage as soon as the
+ * JSON piece or table row that uses them is written (on a host of 12,800 findings, analysis and
+ * JSON 7-9 % cheaper, BENCHMARKS.md). Reading the same words twice makes them twice: the cost is
+ * one finding's sentences, and the last ones made are kept for the next read of that finding
+ * (JSON reads short, full and immediate in a row).
+ */
+export function explain(ctx: ExplainContext): { cause: Cause; cure: Cure } {
+  return { cause: new CauseWords(ctx), cure: new CureWords(ctx) };
 }
 
-/**
- * `text`, flattened in place. V8 keeps a template literal of long parts as a tree of its parts
- * (a rope), and the sentences here are ropes of ropes: dozens of small objects per finding that
- * every garbage collection of the analysis copies, until JSON.stringify flattens each one when
- * it writes it. Flattened once where it is made, a text is one string from then on (converting
- * a string to a number is an operation that flattens it; the number is not used). On a host of
- * 12,800 findings this made analysis + JSON about a quarter cheaper (BENCHMARKS.md).
- */
-export function flat(text: string): string {
-  Number(text);
-  return text;
+let lastCause: { ctx: ExplainContext; words: Explanation } | null = null;
+let lastCure: { ctx: ExplainContext; words: Cure } | null = null;
+
+function causeOf(ctx: ExplainContext): Explanation {
+  if (lastCause?.ctx !== ctx) lastCause = { ctx, words: cause(ctx) };
+  return lastCause.words;
+}
+
+function cureOf(ctx: ExplainContext): Cure {
+  if (lastCure?.ctx !== ctx) lastCure = { ctx, words: cure(ctx) };
+  return lastCure.words;
+}
+
+/** A finding's cause: its facts, and its words made from them when read. Its JSON is the same as a plain object's. */
+class CauseWords implements Cause {
+  readonly #ctx: ExplainContext;
+  constructor(ctx: ExplainContext) {
+    this.#ctx = ctx;
+  }
+  get short(): string {
+    return causeOf(this.#ctx).short;
+  }
+  get full(): string {
+    return causeOf(this.#ctx).full;
+  }
+  get facts(): CauseFacts {
+    return this.#ctx.facts;
+  }
+  toJSON(): Cause {
+    return { short: this.short, full: this.full, facts: this.facts };
+  }
+}
+
+/** A finding's cure, in words made when read. Its JSON is the same as a plain object's. */
+class CureWords implements Cure {
+  readonly #ctx: ExplainContext;
+  constructor(ctx: ExplainContext) {
+    this.#ctx = ctx;
+  }
+  get short(): string {
+    return cureOf(this.#ctx).short;
+  }
+  get full(): string {
+    return cureOf(this.#ctx).full;
+  }
+  get immediate(): string | null {
+    return cureOf(this.#ctx).immediate;
+  }
+  toJSON(): Cure {
+    return { short: this.short, full: this.full, immediate: this.immediate };
+  }
 }
 
 /** The engine whose unmounts the texts speak of. */
