@@ -8,9 +8,9 @@
  * at its first size (`--semi-space-growth-factor=1`), collections stay small and short, and the
  * peak memory of a large scan is a fifth lower for the same time (BENCHMARKS.md, "Keep the speed").
  *
- * TurboFan's budget is left as it is: twice Node 20's `--interrupt-budget` saves CPU on small
- * scans but costs about 2 % of wall time on large ones, whose per-finding functions pay back
- * their optimization.
+ * TurboFan's budget is left as it is: twice Node 20's `--interrupt-budget` saves a few percent of
+ * CPU on small scans, but no wall time on small or large ones (A/B, BENCHMARKS.md), which is not
+ * worth a second flag that only one Node major has.
  *
  * The flag is set only once the main bundle is loaded and set back before its code cache is
  * written: V8 stamps a code cache with a hash of its flags and rejects one made under other flags,
