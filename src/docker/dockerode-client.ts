@@ -169,8 +169,7 @@ export class DockerodeClient implements DockerClient {
   /** Whether the daemon still lists container `id`; true when it cannot say (the caller's error stands). */
   private async stillListed(id: string): Promise<boolean> {
     try {
-      const list = await this.docker.listContainers({ all: true, filters: { id: [id] } });
-      return list.some((c) => c.Id === id);
+      return (await this.listContainers({ id: [id] })).some((c) => c.id === id);
     } catch {
       return true;
     }

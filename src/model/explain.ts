@@ -100,26 +100,25 @@ function daemonPhrase(d: DaemonLocation): string {
  * findings, and words made with them would be carried through every garbage collection of the
  * analysis only to be written once at the end. Made on reading, they are garbage as soon as the
  * JSON piece or table row that uses them is written (on a host of 12,800 findings, analysis and
- * JSON 7-9 % cheaper, BENCHMARKS.md). Reading the same words twice makes them twice: the cost is
- * one finding's sentences, and the last ones made are kept for the next read of that finding
- * (JSON reads short, full and immediate in a row).
+ * JSON 7-9 % cheaper, BENCHMARKS.md). The words last made are kept for the next read of the same
+ * finding (JSON reads short, full and immediate in a row); a finding read again after another
+ * one has its words made again.
  */
 export function explain(ctx: ExplainContext): { cause: Cause; cure: Cure } {
   return { cause: new CauseWords(ctx), cure: new CureWords(ctx) };
 }
 
-let lastCause: { ctx: ExplainContext; words: Explanation } | null = null;
-let lastCure: { ctx: ExplainContext; words: Cure } | null = null;
-
-function causeOf(ctx: ExplainContext): Explanation {
-  if (lastCause?.ctx !== ctx) lastCause = { ctx, words: cause(ctx) };
-  return lastCause.words;
+/** `make`, keeping its result for the last context only: one finding's words are read in a row. */
+function lastOnly<T>(make: (ctx: ExplainContext) => T): (ctx: ExplainContext) => T {
+  let last: { ctx: ExplainContext; words: T } | null = null;
+  return (ctx) => {
+    if (last?.ctx !== ctx) last = { ctx, words: make(ctx) };
+    return last.words;
+  };
 }
 
-function cureOf(ctx: ExplainContext): Cure {
-  if (lastCure?.ctx !== ctx) lastCure = { ctx, words: cure(ctx) };
-  return lastCure.words;
-}
+const causeOf = lastOnly(cause);
+const cureOf = lastOnly(cure);
 
 /** A finding's cause: its facts, and its words made from them when read. Its JSON is the same as a plain object's. */
 class CauseWords implements Cause {

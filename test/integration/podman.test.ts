@@ -25,17 +25,20 @@ const skip = installed
   : "podman is not installed (apt-get install podman): the Podman tests are skipped";
 if (skip) console.log(`# ${skip}`);
 
-/** The podman CLI on the test service's storage, with its containers.conf (no rlimits). */
+/** The podman CLI's arguments and environment for the test service's storage, with its containers.conf (no rlimits). */
+const podmanArgs = (args: string[]) => [
+  "--root",
+  ROOT,
+  "--runroot",
+  `${RUN_DIR}/run`,
+  "--storage-driver",
+  "overlay",
+  ...args,
+];
+const PODMAN_ENV = { ...process.env, CONTAINERS_CONF: `${RUN_DIR}/containers.conf` };
+
 function podman(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(
-    "podman",
-    ["--root", ROOT, "--runroot", `${RUN_DIR}/run`, "--storage-driver", "overlay", ...args],
-    {
-      encoding: "utf8",
-      env: { ...process.env, CONTAINERS_CONF: `${RUN_DIR}/containers.conf` },
-      timeout: 60_000,
-    },
-  );
+  const r = spawnSync("podman", podmanArgs(args), { encoding: "utf8", env: PODMAN_ENV, timeout: 60_000 });
   return { code: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
@@ -328,21 +331,19 @@ describe("docker leak on Podman", { skip }, () => {
         for (let round = 0; round < 20; round++) {
           const name = scope.container(uniqueName("churn"));
           podmanOk(["create", "--name", name, IMAGE, "sleep", "1000"]);
-          const rm = spawn(
-            "podman",
-            ["--root", ROOT, "--runroot", `${RUN_DIR}/run`, "--storage-driver", "overlay", "rm", "-f", name],
-            { env: { ...process.env, CONTAINERS_CONF: `${RUN_DIR}/containers.conf` }, stdio: "ignore" },
+          const rm = spawn("podman", podmanArgs(["rm", "-f", name]), { env: PODMAN_ENV, stdio: "ignore" });
+          let removed = false;
+          const exited = new Promise<void>((resolve) =>
+            rm.on("exit", () => {
+              removed = true;
+              resolve();
+            }),
           );
-          const removed = new Promise<void>((resolve) => rm.on("exit", () => resolve()));
-          let done = false;
-          void removed.then(() => {
-            done = true;
-          });
-          while (!done) {
+          while (!removed) {
             await client.containers();
             listings++;
           }
-          await removed;
+          await exited;
         }
       } finally {
         client.close();
